@@ -1,0 +1,90 @@
+SHELL := /bin/bash
+# NEMO mobile router and home agent.
+#
+#   make build   host binaries bin/mrouter, bin/ha
+#   make cross   static binaries for the OpenWrt architectures, sizes printed
+#   make test    everything CI runs: lint, unit + integration tests (root),
+#                the mh/ndp tests on big-endian MIPS under qemu
+#   make demo    the namespace testbed: the mobile router moves, traffic survives
+#   make fuzz    every fuzz target for FUZZTIME (default 30s) each
+#   make bench   benchmarks
+#   make lint    gofmt + go vet
+
+GO        ?= go
+VERSION   ?= $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+FUZZTIME  ?= 30s
+PKG       := github.com/nemo-mobility/nemo
+LDFLAGS   := -s -w -X $(PKG)/internal/version.Version=$(VERSION)
+GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
+# Test timeout for the whole suite (the integration tests run real daemons).
+TEST_TIMEOUT ?= 15m
+
+# OpenWrt architecture name = GOOS/GOARCH and sub-architecture settings.
+# GOARM follows OpenWrt's golang-package.mk: 7 for Cortex-A with VFP, 5 for
+# the older cores without a usable FPU; MIPS is softfloat everywhere.
+CROSS_TARGETS := \
+	mips_24kc:mips:GOMIPS=softfloat \
+	mipsel_24kc:mipsle:GOMIPS=softfloat \
+	arm_cortex-a7:arm:GOARM=7 \
+	arm_cortex-a9:arm:GOARM=7 \
+	arm_arm926ej-s:arm:GOARM=5 \
+	aarch64_generic:arm64: \
+	x86_64:amd64:
+
+CMDS := mrouter ha
+
+.PHONY: all build cross test test-unit test-qemu lint fuzz bench demo clean
+
+all: build
+
+build:
+	@mkdir -p bin
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o bin/ ./cmd/mrouter ./cmd/ha
+
+cross:
+	@set -e; for t in $(CROSS_TARGETS); do \
+	  arch=$${t%%:*}; rest=$${t#*:}; goarch=$${rest%%:*}; extra=$${rest#*:}; \
+	  mkdir -p dist/$$arch; \
+	  for c in $(CMDS); do \
+	    env CGO_ENABLED=0 GOOS=linux GOARCH=$$goarch $$extra \
+	      $(GO) build $(GOFLAGS_BUILD) -o dist/$$arch/$$c ./cmd/$$c; \
+	  done; \
+	done
+	@printf '%-18s %-8s %10s %8s\n' ARCH BINARY BYTES MiB
+	@for t in $(CROSS_TARGETS); do arch=$${t%%:*}; for c in $(CMDS); do \
+	  s=$$(stat -c %s dist/$$arch/$$c); \
+	  awk -v a=$$arch -v c=$$c -v s=$$s 'BEGIN{printf "%-18s %-8s %10d %8.2f\n", a, c, s, s/1048576}'; \
+	done; done
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# The test command of the README. Integration tests need root and the tools
+# that .ci/run installs; without them they skip loudly (and fail under CI=true).
+test: lint test-unit
+
+# ./... includes internal/archtest, which runs the mh and ndp tests under
+# qemu-mips-static (big-endian MIPS); `make test-qemu` runs only that.
+test-unit:
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+# The wire codecs' tests again on big-endian 32-bit MIPS, under qemu-user.
+test-qemu:
+	$(GO) test -run 'TestQEMU' -count=1 -v ./internal/archtest/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+qemu)' ; exit $${PIPESTATUS[0]}
+
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+	    echo "== $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin dist
