@@ -1,0 +1,319 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Userspace defaults.
+const (
+	// DefaultTUNName is the TUN device's default name.
+	DefaultTUNName = "nemo0"
+	// DefaultTUNMTU is the TUN device's default MTU: the IPv6 minimum
+	// link MTU (RFC 8200 section 5). It fits every encapsulation on an
+	// outer path of at least 1320 bytes (IPv6 outer adds 40 bytes, IPv4
+	// outer 20, UDP over IPv4 28); on a known 1500-byte uplink 1460 (IPv6
+	// outer) or 1472 (UDP over IPv4) is the largest that avoids outer
+	// fragmentation.
+	DefaultTUNMTU = 1280
+	// recvBufferSize holds the largest IP packet plus an outer IPv4 header.
+	recvBufferSize = maxInnerPacket + 60
+)
+
+// UserspaceOptions configure the userspace backend.
+type UserspaceOptions struct {
+	// Owner is recorded for symmetry with the kernel backend (the TUN
+	// device needs no marker: it dies with the process).
+	Owner string
+	// TUNName is the TUN device's name; empty means DefaultTUNName.
+	TUNName string
+	// MTU of the TUN device; 0 means DefaultTUNMTU.
+	MTU int
+	// UDP carries UDP-encapsulated tunnels; it can also be set later with
+	// SetUDPSender.
+	UDP UDPSender
+}
+
+// udpBox holds a UDPSender for an atomic pointer.
+type udpBox struct{ s UDPSender }
+
+// Userspace is the userspace backend (see the package documentation).
+// Everything it opens (TUN device, raw sockets, netlink through ops) lives
+// in the network namespace of the thread that called NewUserspace.
+type Userspace struct {
+	ops  NetOps
+	opts UserspaceOptions
+
+	mu   sync.Mutex // serialises Set and Close
+	rec  *reconciler
+	ctrs map[string]*tunnelCounters
+
+	snap   atomic.Pointer[snapshot]
+	udp    atomic.Pointer[udpBox]
+	pc     planeCounters
+	closed atomic.Bool
+
+	tun *os.File
+	// raw sockets: [outer family][inner protocol]
+	raw6in6, raw4in6, raw6in4, raw4in4 *rawSocket
+	wg                                 sync.WaitGroup
+}
+
+var _ Backend = (*Userspace)(nil)
+
+// NewUserspace creates the TUN device and the raw sockets in the calling
+// thread's network namespace, sets the device up through ops and starts
+// one reader goroutine per file descriptor. It installs no routes until
+// Set.
+func NewUserspace(ops NetOps, opts UserspaceOptions) (*Userspace, error) {
+	if opts.TUNName == "" {
+		opts.TUNName = DefaultTUNName
+	}
+	if opts.MTU == 0 {
+		opts.MTU = DefaultTUNMTU
+	}
+	u := &Userspace{ops: ops, opts: opts, rec: newReconciler(ops), ctrs: make(map[string]*tunnelCounters)}
+	u.snap.Store(emptySnapshot)
+	if opts.UDP != nil {
+		u.udp.Store(&udpBox{opts.UDP})
+	}
+	var err error
+	if u.tun, err = openTUN(opts.TUNName); err != nil {
+		return nil, err
+	}
+	socks := []struct {
+		dst           **rawSocket
+		family, proto int
+	}{
+		{&u.raw6in6, unix.AF_INET6, protoIPv6InIP},
+		{&u.raw4in6, unix.AF_INET6, protoIPv4InIP},
+		{&u.raw6in4, unix.AF_INET, protoIPv6InIP},
+		{&u.raw4in4, unix.AF_INET, protoIPv4InIP},
+	}
+	for _, s := range socks {
+		if *s.dst, err = openRaw(s.family, s.proto); err != nil {
+			u.closeFiles()
+			return nil, err
+		}
+	}
+	// No IPv6 link-local address (and so no router solicitations or MLD
+	// reports) on the TUN device: routes through it need none.
+	_ = ops.SysctlSet("net/ipv6/conf/"+opts.TUNName+"/addr_gen_mode", "1")
+	if err := ops.LinkSetUp(opts.TUNName, opts.MTU); err != nil {
+		u.closeFiles()
+		return nil, fmt.Errorf("dataplane: set %s up: %w", opts.TUNName, err)
+	}
+	u.wg.Add(5)
+	go u.tunLoop()
+	go u.rawLoop(u.raw6in6, false, ipVersion6)
+	go u.rawLoop(u.raw4in6, false, ipVersion4)
+	go u.rawLoop(u.raw6in4, true, ipVersion6)
+	go u.rawLoop(u.raw4in4, true, ipVersion4)
+	return u, nil
+}
+
+// Name implements Backend.
+func (u *Userspace) Name() string { return "userspace" }
+
+// TUNName returns the TUN device's name.
+func (u *Userspace) TUNName() string { return u.opts.TUNName }
+
+// SetUDPSender sets (or, with nil, clears) the socket UDP tunnels use.
+func (u *Userspace) SetUDPSender(s UDPSender) {
+	if s == nil {
+		u.udp.Store(nil)
+		return
+	}
+	u.udp.Store(&udpBox{s})
+}
+
+// Set implements Backend.
+func (u *Userspace) Set(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed.Load() {
+		return ErrClosed
+	}
+	for _, t := range cfg.Tunnels {
+		if t.Encap == UDP && u.udp.Load() == nil {
+			return fmt.Errorf("tunnel %q: %w", t.ID, ErrNoUDPSender)
+		}
+	}
+	ctrs := make(map[string]*tunnelCounters, len(cfg.Tunnels))
+	for _, t := range cfg.Tunnels {
+		if c, ok := u.ctrs[t.ID]; ok {
+			ctrs[t.ID] = c
+		}
+	}
+	snap, err := buildSnapshot(cfg, ctrs, func(t Tunnel) (txState, error) {
+		idx := 0
+		if t.Device != "" {
+			i, err := u.ops.LinkIndex(t.Device)
+			if err != nil {
+				return txState{}, fmt.Errorf("%w: device %s: %v", ErrInvalidConfig, t.Device, err)
+			}
+			idx = i
+		}
+		return prepareTx(t, idx), nil
+	})
+	if err != nil {
+		return err
+	}
+	want, err := desiredState(cfg, nil, func(string) string { return u.opts.TUNName })
+	if err != nil {
+		return err
+	}
+	// New tunnels first, so packets the new routes bring find them.
+	u.snap.Store(snap)
+	u.ctrs = ctrs
+	if err := u.rec.apply(want); err != nil {
+		return fmt.Errorf("dataplane: userspace set: %w", err)
+	}
+	return nil
+}
+
+// Stats implements Backend.
+func (u *Userspace) Stats() Stats { return u.snap.Load().stats(&u.pc) }
+
+// Close implements Backend: it removes the routes, rules and proxy
+// entries, restores the sysctls, closes the TUN device (which deletes it)
+// and the sockets, and waits for the reader goroutines to end.
+func (u *Userspace) Close() error {
+	if !u.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	u.mu.Lock()
+	err := u.rec.apply(newKstate())
+	u.snap.Store(emptySnapshot)
+	u.mu.Unlock()
+	u.closeFiles()
+	u.wg.Wait()
+	if err != nil {
+		return fmt.Errorf("dataplane: userspace close: %w", err)
+	}
+	return nil
+}
+
+func (u *Userspace) closeFiles() {
+	if u.tun != nil {
+		u.tun.Close()
+	}
+	for _, s := range []*rawSocket{u.raw6in6, u.raw4in6, u.raw6in4, u.raw4in4} {
+		if s != nil {
+			s.f.Close()
+		}
+	}
+}
+
+// tunLoop reads packets the kernel routed into the TUN device and sends
+// them into their tunnels.
+func (u *Userspace) tunLoop() {
+	defer u.wg.Done()
+	buf := make([]byte, maxInnerPacket)
+	s := newSender()
+	for {
+		n, err := u.tun.Read(buf)
+		if err != nil {
+			if errors.Is(err, os.ErrClosed) {
+				return
+			}
+			continue
+		}
+		t, h, pkt, ok := u.snap.Load().route(buf[:n], &u.pc)
+		if !ok {
+			continue
+		}
+		if err := u.sendTunnel(s, t, h, pkt); err != nil {
+			t.ctr.txErrors.Add(1)
+			continue
+		}
+		t.ctr.txPackets.Add(1)
+		t.ctr.txBytes.Add(uint64(len(pkt)))
+	}
+}
+
+// sendTunnel encapsulates pkt into t.
+func (u *Userspace) sendTunnel(s *sender, t *planeTunnel, h innerHeader, pkt []byte) error {
+	switch t.cfg.Encap {
+	case IP6IP6:
+		if h.version == ipVersion6 {
+			return s.send(u.raw6in6, t, pkt, h.trafficClass)
+		}
+		return s.send(u.raw4in6, t, pkt, h.trafficClass)
+	case IP6IP4:
+		if h.version == ipVersion6 {
+			return s.send(u.raw6in4, t, pkt, h.trafficClass)
+		}
+		return s.send(u.raw4in4, t, pkt, h.trafficClass)
+	case UDP:
+		b := u.udp.Load()
+		if b == nil {
+			return ErrNoUDPSender
+		}
+		_, err := b.s.WriteToUDPAddrPort(pkt, t.cfg.UDPRemote)
+		return err
+	}
+	return ErrUnsupported
+}
+
+// rawLoop reads encapsulated packets from one raw socket, decapsulates
+// them and writes the inner packets to the TUN device. An AF_INET raw
+// socket delivers the outer IPv4 header too; an AF_INET6 one only the
+// inner packet.
+func (u *Userspace) rawLoop(sock *rawSocket, outer4 bool, innerVersion int) {
+	defer u.wg.Done()
+	r := newReceiver(recvBufferSize)
+	for {
+		if err := sock.rc.Read(r.read); err != nil {
+			return // closed
+		}
+		if r.errno != 0 {
+			continue
+		}
+		pkt := r.buf[:r.n]
+		var from netip.Addr
+		if outer4 {
+			payload, src, _, err := stripIPv4(pkt)
+			if err != nil {
+				u.pc.dropMalformed.Add(1)
+				continue
+			}
+			pkt, from = payload, src
+		} else {
+			from = r.from6()
+		}
+		t := u.snap.Load().byRemote[from]
+		inner, ok := t.accept(pkt, innerVersion, &u.pc)
+		if !ok {
+			continue
+		}
+		u.tun.Write(inner)
+	}
+}
+
+// InjectUDP feeds a packet that arrived on the daemon's UDP socket from
+// outer endpoint from (payload = the inner IPv4 or IPv6 packet, RFC 5555
+// section 4.1) into the plane. The daemon reads that socket and passes
+// data packets here; signalling (inner IPv6 carrying a Mobility Header) it
+// keeps. Unknown peers and filtered sources are counted and dropped.
+func (u *Userspace) InjectUDP(from netip.AddrPort, pkt []byte) {
+	if u.closed.Load() {
+		return
+	}
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) // an AF_INET6 socket reports ::ffff:a.b.c.d
+	t := u.snap.Load().byUDP[from]
+	inner, ok := t.accept(pkt, 0, &u.pc)
+	if !ok {
+		return
+	}
+	u.tun.Write(inner)
+}
