@@ -116,6 +116,8 @@ type Rule struct {
 	Family Family
 	// From is the source prefix; zero matches all sources.
 	From netip.Prefix
+	// To is the destination prefix; zero matches all destinations.
+	To netip.Prefix
 	// IIF is the input interface; empty matches any.
 	IIF string
 	// Mark and Mask match the firewall mark when Mark is non-zero; a zero
@@ -257,6 +259,18 @@ func (r Rule) validate() error {
 	if r.Priority <= 0 || r.Table <= 0 {
 		return errors.New("priority and table must be positive")
 	}
+	if r.To.IsValid() {
+		if r.To.Addr().Is4In6() {
+			return errors.New("invalid To")
+		}
+		if r.From.IsValid() && r.From.Addr().Is4() != r.To.Addr().Is4() {
+			return errors.New("From and To differ in family")
+		}
+		if r.Family != 0 && r.Family != familyOf(r.To.Addr()) {
+			return errors.New("Family differs from To")
+		}
+		return nil
+	}
 	if r.From.IsValid() {
 		if r.From.Addr().Is4In6() {
 			return errors.New("invalid From")
@@ -283,6 +297,9 @@ func familyOf(a netip.Addr) Family {
 func (r Rule) family() Family {
 	if r.From.IsValid() {
 		return familyOf(r.From.Addr())
+	}
+	if r.To.IsValid() {
+		return familyOf(r.To.Addr())
 	}
 	return r.Family
 }

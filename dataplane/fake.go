@@ -208,6 +208,9 @@ func renderRule(verb string, r KernelRule) string {
 	} else {
 		b.WriteString(" from all")
 	}
+	if r.To.IsValid() {
+		fmt.Fprintf(&b, " to %v", r.To)
+	}
 	if r.IIF != "" {
 		fmt.Fprintf(&b, " iif %s", r.IIF)
 	}

@@ -189,6 +189,10 @@ func (r KernelRule) normalize() KernelRule {
 		r.From = r.From.Masked()
 		r.Family = familyOf(r.From.Addr())
 	}
+	if r.To.IsValid() {
+		r.To = r.To.Masked()
+		r.Family = familyOf(r.To.Addr())
+	}
 	if r.Mark != 0 && r.Mask == 0 {
 		r.Mask = 0xffffffff
 	}

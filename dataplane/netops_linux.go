@@ -323,6 +323,7 @@ func nlRule(r KernelRule) *netlink.Rule {
 	nr.Priority = r.Priority
 	nr.Family = nlFamily(r.family() == IPv4)
 	nr.Src = ipNetOf(r.From)
+	nr.Dst = ipNetOf(r.To)
 	nr.IifName = r.IIF
 	nr.Table = r.Table
 	nr.Protocol = r.Protocol
@@ -363,7 +364,7 @@ func (o *NetlinkOps) RuleList() ([]KernelRule, error) {
 			if fam == netlink.FAMILY_V4 {
 				f = IPv4
 			}
-			kr := KernelRule{Rule: Rule{Priority: r.Priority, Family: f, From: prefixOf(r.Src), IIF: r.IifName,
+			kr := KernelRule{Rule: Rule{Priority: r.Priority, Family: f, From: prefixOf(r.Src), To: prefixOf(r.Dst), IIF: r.IifName,
 				Table: r.Table, Mark: r.Mark}, Protocol: r.Protocol}
 			if r.Mask != nil {
 				kr.Mask = *r.Mask
