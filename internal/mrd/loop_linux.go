@@ -1,0 +1,655 @@
+package mrd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/nemo-mobility/nemo/config"
+	"github.com/nemo-mobility/nemo/dataplane"
+	"github.com/nemo-mobility/nemo/internal/ctl"
+	"github.com/nemo-mobility/nemo/mh"
+	"github.com/nemo-mobility/nemo/mrouter"
+	"github.com/nemo-mobility/nemo/ndp"
+	"github.com/nemo-mobility/nemo/transport"
+)
+
+// raEvent is a router advertisement received on an uplink.
+type raEvent struct {
+	ifname string
+	pkt    transport.ICMPv6Packet
+}
+
+type ctlCall struct {
+	cmd   string
+	reply chan ctlReply
+}
+
+type ctlReply struct {
+	v   any
+	err error
+}
+
+// Daemon is a running mobile router.
+type Daemon struct {
+	st      *state
+	reload  func() (*config.MRouter, error)
+	ctlC    chan ctlCall
+	hupC    chan struct{}
+	senders map[string]*transport.IPv6Sender
+	ras     map[string]*transport.Listener[transport.ICMPv6Packet]
+	raC     chan raEvent
+	ops     dataplane.NetOps
+	// hoaOn is where the daemon put the home address ("lo" away from
+	// home, the home uplink at home), "" when nowhere.
+	hoaOn string
+	// stopNA cancels the home address announcements still due.
+	stopNA context.CancelFunc
+}
+
+// Options configure Run.
+type Options struct {
+	Config *config.MRouter
+	Logger *slog.Logger
+	// Reload re-reads the configuration on SIGHUP (nil: reload disabled).
+	Reload func() (*config.MRouter, error)
+	// HUP delivers reload requests (SIGHUP).
+	HUP <-chan struct{}
+}
+
+// Run runs the mobile router until ctx is done, then removes everything it
+// installed (tunnel, routes, rules, the home address) and returns.
+func Run(ctx context.Context, o Options) error {
+	cfg, log := o.Config, o.Logger
+	ops, err := dataplane.NewNetOps()
+	if err != nil {
+		return err
+	}
+	// Leftovers of a crashed run first.
+	if err := dataplane.Cleanup(ops, Owner, nil); err != nil {
+		log.Warn("cleaning up a previous run's leftovers", "err", err)
+	}
+	removeAddr("lo", cfg.Router.HomeAddress, 128)
+
+	dp, kind, err := openDataplane(ops, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := dp.Close(); err != nil {
+			log.Error("removing the data plane", "err", err)
+		}
+	}()
+
+	now := time.Now()
+	core, err := mrouter.New(CoreConfig(cfg), now)
+	if err != nil {
+		return fmt.Errorf("mobile router core: %w", err)
+	}
+	d := &Daemon{
+		st: &state{
+			cfg: cfg, log: log, core: core, dp: dp, dpKind: kind,
+			uplinks: map[string]*uplinkView{}, byIndex: map[int]*uplinkView{}, lastRS: map[string]time.Time{},
+			usable: map[netip.Addr]time.Time{}, firstBU: map[netip.Addr]time.Time{},
+		},
+		reload:  o.Reload,
+		ctlC:    make(chan ctlCall),
+		senders: map[string]*transport.IPv6Sender{},
+		ras:     map[string]*transport.Listener[transport.ICMPv6Packet]{},
+		raC:     make(chan raEvent, 64),
+		ops:     ops,
+	}
+	for _, u := range cfg.Uplinks {
+		d.st.uplinks[u.Interface] = newUplinkView(u.Name, u.Interface, u.Priority, u.IPv6)
+	}
+	defer d.closeSockets()
+	defer d.placeHoA("")
+
+	sig, err := transport.ListenSignal(ctx, transport.SignalConfig{Queue: 64})
+	if err != nil {
+		return fmt.Errorf("opening the signalling sockets: %w", err)
+	}
+	defer sig.Close()
+
+	srv, err := ctl.Listen(cfg.Status.Socket, d.handleCtl)
+	if err != nil {
+		return err
+	}
+	go srv.Serve(ctx)
+	defer srv.Close()
+
+	linkC := make(chan netlink.LinkUpdate, 64)
+	addrC := make(chan netlink.AddrUpdate, 256)
+	nlDone := make(chan struct{})
+	defer close(nlDone)
+	nlErr := make(chan error, 2)
+	if err := netlink.LinkSubscribeWithOptions(linkC, nlDone, netlink.LinkSubscribeOptions{
+		ListExisting: true, ErrorCallback: func(e error) { nlErr <- e },
+	}); err != nil {
+		return fmt.Errorf("netlink link subscription: %w", err)
+	}
+	if err := netlink.AddrSubscribeWithOptions(addrC, nlDone, netlink.AddrSubscribeOptions{
+		ListExisting: true, ErrorCallback: func(e error) { nlErr <- e },
+	}); err != nil {
+		return fmt.Errorf("netlink address subscription: %w", err)
+	}
+
+	log.Info("mobile router started", "home_address", cfg.Router.HomeAddress, "home_agent", cfg.HomeAgents[0].Address,
+		"mode", cfg.Router.Mode, "dataplane", kind, "uplinks", len(cfg.Uplinks))
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	d.apply(ctx, d.st.core.Tick(time.Now()))
+	for {
+		d.arm(timer)
+		select {
+		case <-ctx.Done():
+			d.shutdown()
+			return nil
+		case u := <-linkC:
+			d.onLink(ctx, u)
+		case a := <-addrC:
+			d.onAddr(ctx, a)
+		case ev := <-d.raC:
+			d.onRA(ctx, ev)
+		case p, ok := <-sig.Packets():
+			if !ok {
+				return fmt.Errorf("signalling sockets closed: %v", sig.Err())
+			}
+			d.onSignal(ctx, p)
+		case <-timer.C:
+			now := time.Now()
+			changed := false
+			for _, v := range d.st.uplinks {
+				if v.expire(now) {
+					log.Info("router advertisements stopped", "uplink", v.name)
+					changed = true
+				}
+			}
+			if changed {
+				d.feedUplinks(ctx)
+			}
+			d.apply(ctx, d.st.core.Tick(now))
+		case c := <-d.ctlC:
+			v, err := d.control(c.cmd)
+			c.reply <- ctlReply{v, err}
+		case <-o.HUP:
+			d.doReload(ctx)
+		case err := <-nlErr:
+			return fmt.Errorf("netlink subscription failed: %w", err)
+		}
+	}
+}
+
+func openDataplane(ops dataplane.NetOps, cfg *config.MRouter, log *slog.Logger) (dataplane.Backend, string, error) {
+	kind := string(cfg.Router.Dataplane)
+	reason := "configured"
+	if cfg.Router.Dataplane == config.DataplaneAuto {
+		kind, reason = dataplane.Probe(ops, len(cfg.MobileNetwork.IPv4Prefixes) > 0 || cfg.Router.HasIPv4Home())
+	}
+	log.Info("data plane chosen", "backend", kind, "reason", reason)
+	switch kind {
+	case "kernel":
+		return dataplane.NewKernel(ops, dataplane.KernelOptions{Owner: Owner}), kind, nil
+	default:
+		u, err := dataplane.NewUserspace(ops, dataplane.UserspaceOptions{Owner: Owner, TUNName: "nemo-mr0"})
+		if err != nil {
+			return nil, "", fmt.Errorf("userspace data plane: %w", err)
+		}
+		return u, "userspace", nil
+	}
+}
+
+func (d *Daemon) handleCtl(ctx context.Context, req ctl.Request) (any, error) {
+	c := ctlCall{cmd: req.Command, reply: make(chan ctlReply, 1)}
+	select {
+	case d.ctlC <- c:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	r := <-c.reply
+	return r.v, r.err
+}
+
+func (d *Daemon) control(cmd string) (any, error) {
+	switch cmd {
+	case "status":
+		return d.st.status(time.Now()), nil
+	}
+	return nil, fmt.Errorf("unknown command %q", cmd)
+}
+
+func (d *Daemon) arm(t *time.Timer) {
+	next, ok := d.st.core.NextDeadline()
+	for _, v := range d.st.uplinks {
+		if dl, has := v.deadline(); has && (!ok || dl.Before(next)) {
+			next, ok = dl, true
+		}
+	}
+	wait := time.Hour
+	if ok {
+		wait = time.Until(next)
+		if wait < 0 {
+			wait = 0
+		}
+	}
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	t.Reset(wait)
+}
+
+// onLink tracks the configured uplinks' state.
+func (d *Daemon) onLink(ctx context.Context, u netlink.LinkUpdate) {
+	attrs := u.Link.Attrs()
+	v, ok := d.st.uplinks[attrs.Name]
+	if !ok {
+		return
+	}
+	if u.Header.Type == unix.RTM_DELLINK {
+		delete(d.st.byIndex, v.index)
+		v.index = 0
+		if v.up {
+			v.linkDown()
+			d.st.log.Info("uplink removed", "uplink", v.name)
+			d.feedUplinks(ctx)
+		}
+		d.closeRA(v.ifname)
+		return
+	}
+	v.index = attrs.Index
+	d.st.byIndex[attrs.Index] = v
+	up := attrs.Flags&net.FlagUp != 0 && (attrs.OperState == netlink.OperUp || attrs.OperState == netlink.OperUnknown)
+	if up == v.up {
+		return
+	}
+	if up {
+		v.up = true
+		d.st.log.Info("uplink up", "uplink", v.name, "interface", v.ifname)
+		if v.ipv6 {
+			d.openRA(ctx, v.ifname)
+			d.solicit(v)
+		}
+	} else {
+		v.linkDown()
+		d.st.log.Info("uplink down", "uplink", v.name, "interface", v.ifname)
+	}
+	d.feedUplinks(ctx)
+}
+
+// onAddr tracks the uplinks' addresses.
+func (d *Daemon) onAddr(ctx context.Context, a netlink.AddrUpdate) {
+	v, ok := d.st.byIndex[a.LinkIndex]
+	if !ok {
+		return
+	}
+	addr, ok := netip.AddrFromSlice(a.LinkAddress.IP)
+	if !ok {
+		return
+	}
+	addr = addr.Unmap()
+	ones, _ := a.LinkAddress.Mask.Size()
+	if addr.IsLinkLocalUnicast() {
+		// A usable link-local address lets us solicit a router at once.
+		if a.NewAddr && a.Flags&unix.IFA_F_TENTATIVE == 0 && v.up && v.ipv6 {
+			d.solicit(v)
+		}
+		return
+	}
+	if !a.NewAddr {
+		delete(v.addrs, addr)
+	} else {
+		v.addrs[addr] = addrState{
+			prefix:     netip.PrefixFrom(addr, ones).Masked(),
+			tentative:  a.Flags&unix.IFA_F_TENTATIVE != 0 && a.Flags&unix.IFA_F_OPTIMISTIC == 0,
+			deprecated: a.Flags&unix.IFA_F_DEPRECATED != 0,
+			dadFailed:  a.Flags&unix.IFA_F_DADFAILED != 0,
+		}
+	}
+	d.feedUplinks(ctx)
+}
+
+func (d *Daemon) onRA(ctx context.Context, ev raEvent) {
+	v, ok := d.st.uplinks[ev.ifname]
+	if !ok || !v.up {
+		return
+	}
+	p := ev.pkt
+	if p.HopLimit != 255 || !p.Src.IsLinkLocalUnicast() {
+		return // RFC 4861 6.1.2
+	}
+	ra, err := ndp.ParseRouterAdvertisement(p.Data)
+	if err != nil {
+		d.st.log.Debug("bad router advertisement", "uplink", v.name, "from", p.Src, "err", err)
+		return
+	}
+	wasHome := v.atHome()
+	known := len(v.routers)
+	v.handleRA(time.Now(), p.Src, ra, d.st.cfg.Router.HomePrefix)
+	if v.atHome() != wasHome || len(v.routers) != known {
+		d.st.log.Info("router advertisement", "uplink", v.name, "router", p.Src, "home", v.atHome(), "home_agent_flag", ra.HomeAgent)
+	}
+	d.feedUplinks(ctx)
+}
+
+// feedUplinks gives the core the current view of every uplink. The core
+// ignores updates that change nothing.
+func (d *Daemon) feedUplinks(ctx context.Context) {
+	now := time.Now()
+	d.st.noteUsable(now)
+	for _, v := range d.st.uplinks {
+		d.apply(ctx, d.st.core.UplinkUpdate(now, v.toUplink(d.st.cfg.Router.HomePrefix)))
+	}
+}
+
+func (d *Daemon) onSignal(ctx context.Context, r transport.Received) {
+	pkt, raw, err := mh.ParseSignal(r.Src, r.Dst, r.NextHeader, r.Data)
+	if err != nil {
+		d.st.log.Debug("dropped signalling packet", "from", r.Src, "err", err)
+		return
+	}
+	if pkt.Message == nil {
+		return
+	}
+	hoa := d.st.cfg.Router.HomeAddress
+	if pkt.RoutingHome.IsValid() && pkt.RoutingHome != hoa {
+		d.st.log.Debug("type 2 routing header for another home address", "rh2", pkt.RoutingHome)
+		return
+	}
+	now := time.Now()
+	switch m := pkt.Message.(type) {
+	case mh.BindingAck:
+		d.apply(ctx, d.st.core.HandleBA(now, mrouter.BAInfo{From: pkt.Src, BA: m, Raw: raw}))
+	case mh.BindingError:
+		d.apply(ctx, d.st.core.HandleBE(now, pkt.Src, m))
+	case mh.BindingRefreshRequest:
+		d.apply(ctx, d.st.core.HandleBRR(now, pkt.Src))
+	}
+}
+
+// apply executes the core's actions.
+func (d *Daemon) apply(ctx context.Context, acts []mrouter.Action) {
+	for _, a := range acts {
+		switch a := a.(type) {
+		case mrouter.SendBU:
+			d.sendBU(a)
+		case mrouter.SetTunnel:
+			d.setTunnel(ctx, a)
+		case mrouter.ClearTunnel:
+			d.clearTunnel(ctx, a.Reason)
+		case mrouter.AtHome:
+			d.st.log.Info("at home", "uplink", a.Uplink, "reason", a.Reason)
+			d.placeHoA(a.Uplink)
+			d.announceHoA(ctx, a.Uplink)
+		case mrouter.LeftHome:
+			d.st.log.Info("left home", "uplink", a.Uplink, "reason", a.Reason)
+			if d.stopNA != nil {
+				d.stopNA()
+			}
+			if d.hoaOn == a.Uplink {
+				d.placeHoA("")
+			}
+		case mrouter.StateChanged:
+			d.st.log.Info("registration state", "from", a.From, "to", a.To)
+		}
+	}
+}
+
+func (d *Daemon) sendBU(a mrouter.SendBU) {
+	hoa := d.st.cfg.Router.HomeAddress
+	log := d.st.log.With("seq", a.BU.Sequence, "lifetime", a.BU.Lifetime, "from", a.From, "to", a.To, "uplink", a.Uplink, "reason", a.Reason)
+	if a.UDP {
+		log.Warn("BU over UDP/IPv4 is not available in this build yet")
+		return
+	}
+	if a.From == hoa && !a.HomeAddressOption {
+		// A deregistration from the home link is sent from the home
+		// address, and its BA comes back to it (RFC 6275 11.5.5): the
+		// address must be on the home uplink first, without DAD (the home
+		// agent may still defend it).
+		d.placeHoA(a.Uplink)
+	}
+	pkt, err := buildBUPacket(hoa, a)
+	if err != nil {
+		log.Error("cannot build BU", "err", err)
+		return
+	}
+	s, err := d.sender(a.Uplink)
+	if err != nil {
+		log.Error("cannot send BU", "err", err)
+		return
+	}
+	if err := s.Send(pkt); err != nil {
+		log.Warn("sending BU failed", "err", err)
+		return
+	}
+	d.st.noteBU(time.Now(), a.From)
+	log.Info("sent binding update", "flags", a.BU.Flags)
+}
+
+func (d *Daemon) sender(ifname string) (*transport.IPv6Sender, error) {
+	if s, ok := d.senders[ifname]; ok {
+		return s, nil
+	}
+	s, err := transport.OpenSender(transport.SenderConfig{Device: ifname})
+	if err != nil {
+		return nil, err
+	}
+	d.senders[ifname] = s
+	return s, nil
+}
+
+func (d *Daemon) setTunnel(ctx context.Context, t mrouter.SetTunnel) {
+	cfg := tunnelConfig(d.st.cfg, t)
+	if err := d.st.dp.Set(cfg); err != nil {
+		d.st.log.Error("installing the tunnel", "err", err, "local", t.Local, "remote", t.Remote)
+		return
+	}
+	d.st.tunnel = &t
+	d.placeHoA("lo")
+	if h := d.st.noteRegistered(time.Now(), SetTunnelInfo{Local: t.Local, Uplink: t.Uplink}); h != nil {
+		d.st.log.Info("handover", "care_of", h.CareOf, "uplink", h.Uplink, "usable_to_bu", h.ToBU, "usable_to_ba", h.ToBA)
+	}
+	d.st.log.Info("tunnel installed", "local", t.Local, "remote", t.Remote, "encap", t.Encap, "uplink", t.Uplink, "reason", t.Reason)
+}
+
+func (d *Daemon) clearTunnel(ctx context.Context, reason string) {
+	if err := d.st.dp.Set(dataplane.Config{}); err != nil {
+		d.st.log.Error("removing the tunnel", "err", err)
+	}
+	if d.st.tunnel != nil {
+		d.st.log.Info("tunnel removed", "reason", reason)
+	}
+	d.st.tunnel = nil
+	if d.hoaOn == "lo" {
+		d.placeHoA("")
+	}
+}
+
+// placeHoA moves the home address: on "lo" (a /128) while away, so the
+// mobile router accepts tunnelled packets for it; on the home uplink (with
+// the home prefix length) at home, so neighbours reach it there; "" removes
+// it.
+func (d *Daemon) placeHoA(where string) {
+	hoa := d.st.cfg.Router.HomeAddress
+	if d.hoaOn == where {
+		return
+	}
+	if d.hoaOn != "" {
+		bits := 128
+		if d.hoaOn != "lo" {
+			bits = d.st.cfg.Router.HomePrefix.Bits()
+		}
+		removeAddr(d.hoaOn, hoa, bits)
+	}
+	d.hoaOn = ""
+	if where == "" {
+		return
+	}
+	bits := 128
+	if where != "lo" {
+		bits = d.st.cfg.Router.HomePrefix.Bits()
+	}
+	if err := addAddr(where, hoa, bits); err != nil {
+		d.st.log.Error("configuring the home address", "on", where, "err", err)
+		return
+	}
+	d.hoaOn = where
+}
+
+// announceHoA multicasts Neighbor Advertisements for the home address on
+// the home link once the home agent has stopped defending it (RFC 6275
+// 11.5.5: Override set, so neighbours forget the home agent's proxy
+// answers; Router set, we are a router, RFC 3963).
+func (d *Daemon) announceHoA(ctx context.Context, ifname string) {
+	hoa := d.st.cfg.Router.HomeAddress
+	log := d.st.log
+	if d.stopNA != nil {
+		d.stopNA()
+	}
+	actx, cancel := context.WithCancel(ctx)
+	d.stopNA = cancel
+	go func() {
+		defer cancel()
+		// A home uplink that just came up may not have its link-local
+		// address yet: keep trying for a few seconds.
+		deadline := time.Now().Add(5 * time.Second)
+		for sent := 0; sent < 3 && time.Now().Before(deadline); {
+			err := transport.SendNA(ifname, hoa, transport.NAOptions{Override: true, Router: true})
+			switch {
+			case err == nil:
+				sent++
+				if !sleepCtx(actx, time.Second) {
+					return
+				}
+			case errors.Is(err, transport.ErrNoLinkLocal):
+				if !sleepCtx(actx, 50*time.Millisecond) {
+					return
+				}
+			default:
+				log.Warn("unsolicited neighbour advertisement for the home address", "interface", ifname, "err", err)
+				return
+			}
+		}
+	}()
+}
+
+func addAddr(ifname string, a netip.Addr, bits int) error {
+	l, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return err
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(bits, a.BitLen())}, Flags: unix.IFA_F_NODAD}
+	if err := netlink.AddrReplace(l, addr); err != nil {
+		return err
+	}
+	return nil
+}
+
+func removeAddr(ifname string, a netip.Addr, bits int) {
+	l, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return
+	}
+	_ = netlink.AddrDel(l, &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(bits, a.BitLen())}})
+}
+
+// solicit sends a Router Solicitation (at most one a second per uplink) so
+// that a new link's router is learned without waiting for its next RA.
+func (d *Daemon) solicit(v *uplinkView) {
+	now := time.Now()
+	if now.Sub(d.st.lastRS[v.ifname]) < time.Second {
+		return
+	}
+	if err := transport.SendRS(v.ifname); err != nil {
+		if !errors.Is(err, transport.ErrNoLinkLocal) {
+			d.st.log.Debug("router solicitation", "uplink", v.name, "err", err)
+		}
+		return
+	}
+	d.st.lastRS[v.ifname] = now
+}
+
+func (d *Daemon) openRA(ctx context.Context, ifname string) {
+	if _, ok := d.ras[ifname]; ok {
+		return
+	}
+	l, err := transport.ListenRA(ctx, ifname)
+	if err != nil {
+		d.st.log.Warn("cannot listen for router advertisements", "interface", ifname, "err", err)
+		return
+	}
+	d.ras[ifname] = l
+	go func() {
+		for p := range l.Packets() {
+			select {
+			case d.raC <- raEvent{ifname: ifname, pkt: p}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+func (d *Daemon) closeRA(ifname string) {
+	if l, ok := d.ras[ifname]; ok {
+		l.Close()
+		delete(d.ras, ifname)
+	}
+}
+
+func (d *Daemon) closeSockets() {
+	for n := range d.ras {
+		d.closeRA(n)
+	}
+	for _, s := range d.senders {
+		s.Close()
+	}
+}
+
+// shutdown deregisters nothing (a vehicle switching off keeps its binding
+// until it expires, so a quick restart resumes at once) and lets the
+// deferred clean-up remove the tunnel, rules and home address.
+func (d *Daemon) shutdown() {
+	d.st.log.Info("mobile router stopping: removing tunnel, routes, rules and home address")
+}
+
+func (d *Daemon) doReload(ctx context.Context) {
+	if d.reload == nil {
+		return
+	}
+	cfg, err := d.reload()
+	if err != nil {
+		d.st.log.Error("reload refused: configuration invalid; keeping the running one", "err", err)
+		return
+	}
+	d.st.log.Warn("reload: the new configuration is applied at the next restart for the registration settings; uplink priorities apply now")
+	for _, u := range cfg.Uplinks {
+		if v, ok := d.st.uplinks[u.Interface]; ok {
+			v.priority = u.Priority
+		}
+	}
+	d.feedUplinks(ctx)
+}
+
+// sleepCtx sleeps for d unless ctx ends first; it reports whether it slept.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
