@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -52,6 +54,24 @@ type Daemon struct {
 	hoaOn string
 	// stopNA cancels the home address announcements still due.
 	stopNA context.CancelFunc
+	// ownAddrs are care-of addresses the daemon configured itself (on
+	// uplinks where nothing else does SLAAC), removed at exit.
+	ownAddrs map[netip.Addr]string
+	// haLLA is the home agents' link-layer addresses on the home link,
+	// learned from their router advertisements (RFC 6275 11.5.5).
+	haLLA map[netip.Addr]net.HardwareAddr
+	// pendingDereg is a deregistration held back while the home agent's
+	// link-layer address is being found; probeC delivers the answer.
+	pendingDereg *mrouter.SendBU
+	probing      bool
+	probeC       chan probeResult
+}
+
+// probeResult is the answer to the RFC 6275 11.5.5 solicitation: the link-
+// layer address that defends our home address (the home agent's), or nil.
+type probeResult struct {
+	ifname string
+	mac    net.HardwareAddr
 }
 
 // Options configure Run.
@@ -99,17 +119,23 @@ func Run(ctx context.Context, o Options) error {
 			uplinks: map[string]*uplinkView{}, byIndex: map[int]*uplinkView{}, lastRS: map[string]time.Time{},
 			usable: map[netip.Addr]time.Time{}, firstBU: map[netip.Addr]time.Time{},
 		},
-		reload:  o.Reload,
-		ctlC:    make(chan ctlCall),
-		senders: map[string]*transport.IPv6Sender{},
-		ras:     map[string]*transport.Listener[transport.ICMPv6Packet]{},
-		raC:     make(chan raEvent, 64),
-		ops:     ops,
+		reload:   o.Reload,
+		ctlC:     make(chan ctlCall),
+		senders:  map[string]*transport.IPv6Sender{},
+		ras:      map[string]*transport.Listener[transport.ICMPv6Packet]{},
+		raC:      make(chan raEvent, 64),
+		ops:      ops,
+		ownAddrs: map[netip.Addr]string{},
+		haLLA:    map[netip.Addr]net.HardwareAddr{},
+		probeC:   make(chan probeResult, 1),
 	}
 	for _, u := range cfg.Uplinks {
-		d.st.uplinks[u.Interface] = newUplinkView(u.Name, u.Interface, u.Priority, u.IPv6)
+		v := newUplinkView(u.Name, u.Interface, u.Priority, u.IPv6)
+		v.homeLink = u.Interface == cfg.Router.HomeLink
+		d.st.uplinks[u.Interface] = v
 	}
 	defer d.closeSockets()
+	defer d.removeOwnAddrs()
 	defer d.placeHoA("")
 
 	sig, err := transport.ListenSignal(ctx, transport.SignalConfig{Queue: 64})
@@ -180,6 +206,16 @@ func Run(ctx context.Context, o Options) error {
 		case c := <-d.ctlC:
 			v, err := d.control(c.cmd)
 			c.reply <- ctlReply{v, err}
+		case r := <-d.probeC:
+			d.probing = false
+			log.Debug("home agent link-layer address probe", "interface", r.ifname, "mac", r.mac)
+			if r.mac != nil {
+				d.setHANeighbour(r.ifname, r.mac)
+			}
+			if p := d.pendingDereg; p != nil {
+				d.pendingDereg = nil
+				d.transmitBU(*p)
+			}
 		case <-o.HUP:
 			d.doReload(ctx)
 		case err := <-nlErr:
@@ -336,6 +372,16 @@ func (d *Daemon) onRA(ctx context.Context, ev raEvent) {
 	wasHome := v.atHome()
 	known := len(v.routers)
 	v.handleRA(time.Now(), p.Src, ra, d.st.cfg.Router.HomePrefix)
+	d.autoconf(v, ra)
+	if mac, ok := ra.SourceLLA(); ok && ra.HomeAgent {
+		for _, a := range ra.RouterAddresses() {
+			for _, h := range d.st.cfg.HomeAgents {
+				if a == h.Address {
+					d.haLLA[a] = mac
+				}
+			}
+		}
+	}
 	if v.atHome() != wasHome || len(v.routers) != known {
 		d.st.log.Info("router advertisement", "uplink", v.name, "router", p.Src, "home", v.atHome(), "home_agent_flag", ra.HomeAgent)
 	}
@@ -355,7 +401,7 @@ func (d *Daemon) feedUplinks(ctx context.Context) {
 func (d *Daemon) onSignal(ctx context.Context, r transport.Received) {
 	pkt, raw, err := mh.ParseSignal(r.Src, r.Dst, r.NextHeader, r.Data)
 	if err != nil {
-		d.st.log.Debug("dropped signalling packet", "from", r.Src, "err", err)
+		d.st.log.Debug("dropped signalling packet", "from", r.Src, "to", r.Dst, "proto", r.NextHeader, "err", err)
 		return
 	}
 	if pkt.Message == nil {
@@ -369,6 +415,7 @@ func (d *Daemon) onSignal(ctx context.Context, r transport.Received) {
 	now := time.Now()
 	switch m := pkt.Message.(type) {
 	case mh.BindingAck:
+		d.st.log.Debug("received binding acknowledgement", "from", pkt.Src, "to", pkt.Dst, "seq", m.Sequence, "status", m.Status.String())
 		d.apply(ctx, d.st.core.HandleBA(now, mrouter.BAInfo{From: pkt.Src, BA: m, Raw: raw}))
 	case mh.BindingError:
 		d.apply(ctx, d.st.core.HandleBE(now, pkt.Src, m))
@@ -407,17 +454,69 @@ func (d *Daemon) apply(ctx context.Context, acts []mrouter.Action) {
 
 func (d *Daemon) sendBU(a mrouter.SendBU) {
 	hoa := d.st.cfg.Router.HomeAddress
+	if a.From == hoa && !a.HomeAddressOption && !a.UDP {
+		// A deregistration from the home link is sent from the home
+		// address, and its BA comes back to it (RFC 6275 11.5.5): the
+		// address goes on the home uplink first, without DAD (the home
+		// agent may still defend it). While it does, a Neighbor
+		// Solicitation from the home address would be answered into the
+		// tunnel, so the home agent's link-layer address must be known
+		// first: from its router advertisements, or else from a multicast
+		// solicitation from :: for our home address, which the home agent
+		// answers for us.
+		d.placeHoA(a.Uplink)
+		if mac, ok := d.haLLA[a.To]; ok {
+			d.st.log.Debug("home agent link-layer address from its RA", "mac", mac)
+			d.setHANeighbour(a.Uplink, mac)
+		} else {
+			d.pendingDereg = &a
+			if !d.probing {
+				d.probing = true
+				go d.probeHA(a.Uplink)
+			}
+			return
+		}
+	}
+	d.transmitBU(a)
+}
+
+// probeHA finds the link-layer address defending our home address on the
+// home link (RFC 6275 11.5.5) and reports it on probeC.
+func (d *Daemon) probeHA(ifname string) {
+	var mac net.HardwareAddr
+	err := transport.DAD(context.Background(), ifname, d.st.cfg.Router.HomeAddress, 300*time.Millisecond)
+	var dup *transport.DuplicateError
+	if errors.As(err, &dup) && !dup.Probe {
+		mac = dup.LinkAddr
+	}
+	d.probeC <- probeResult{ifname: ifname, mac: mac}
+}
+
+// setHANeighbour records the home agent's link-layer address as reachable
+// on the home uplink, so the deregistration needs no solicitation.
+func (d *Daemon) setHANeighbour(ifname string, mac net.HardwareAddr) {
+	l, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return
+	}
+	for _, h := range d.st.cfg.HomeAgents {
+		if !d.st.cfg.Router.HomePrefix.Contains(h.Address) {
+			continue
+		}
+		n := &netlink.Neigh{LinkIndex: l.Attrs().Index, Family: unix.AF_INET6, State: netlink.NUD_REACHABLE,
+			IP: h.Address.AsSlice(), HardwareAddr: mac}
+		if err := netlink.NeighSet(n); err != nil {
+			d.st.log.Debug("home agent neighbour entry", "err", err)
+		}
+	}
+}
+
+func (d *Daemon) transmitBU(a mrouter.SendBU) {
+	hoa := d.st.cfg.Router.HomeAddress
 	log := d.st.log.With("seq", a.BU.Sequence, "lifetime", a.BU.Lifetime, "from", a.From, "to", a.To, "uplink", a.Uplink, "reason", a.Reason)
 	if a.UDP {
 		log.Warn("BU over UDP/IPv4 is not available in this build yet")
 		return
-	}
-	if a.From == hoa && !a.HomeAddressOption {
-		// A deregistration from the home link is sent from the home
-		// address, and its BA comes back to it (RFC 6275 11.5.5): the
-		// address must be on the home uplink first, without DAD (the home
-		// agent may still defend it).
-		d.placeHoA(a.Uplink)
 	}
 	pkt, err := buildBUPacket(hoa, a)
 	if err != nil {
@@ -652,4 +751,63 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// autoconf configures a care-of address from an advertised prefix on an
+// uplink where the kernel does no SLAAC (OpenWrt leaves that to odhcp6c,
+// which may not run on every uplink): the prefix plus a modified EUI-64
+// interface identifier, with the prefix's lifetimes. Without DAD: the
+// identifier is derived from the interface's own MAC address.
+func (d *Daemon) autoconf(v *uplinkView, ra ndp.RouterAdvertisement) {
+	p, ok := v.autoconfPrefix(d.st.cfg.Router.HomePrefix)
+	if !ok || sysctlOn("net/ipv6/conf/"+v.ifname+"/autoconf") {
+		return
+	}
+	l, err := netlink.LinkByName(v.ifname)
+	if err != nil || len(l.Attrs().HardwareAddr) != 6 {
+		return
+	}
+	a := eui64(p, l.Attrs().HardwareAddr)
+	valid, preferred := time.Hour, time.Hour
+	for _, pi := range ra.Prefixes() {
+		if pi.Prefix.Masked() == p {
+			valid, preferred = pi.ValidLifetime, pi.PreferredLifetime
+		}
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD,
+		ValidLft: lft(valid), PreferedLft: lft(preferred)}
+	if err := netlink.AddrReplace(l, addr); err != nil {
+		d.st.log.Warn("configuring a care-of address", "uplink", v.name, "addr", a, "err", err)
+		return
+	}
+	d.ownAddrs[a] = v.ifname
+	d.st.log.Info("configured a care-of address (no SLAAC on this uplink)", "uplink", v.name, "addr", a)
+}
+
+func (d *Daemon) removeOwnAddrs() {
+	for a, ifname := range d.ownAddrs {
+		removeAddr(ifname, a, 64)
+	}
+}
+
+func lft(d time.Duration) int {
+	if d >= ndp.InfiniteLifetime || d > time.Duration(math.MaxInt32)*time.Second {
+		return 0 // forever
+	}
+	return int(d / time.Second)
+}
+
+// eui64 is the prefix with the modified EUI-64 identifier of mac (RFC 4291
+// appendix A).
+func eui64(p netip.Prefix, mac net.HardwareAddr) netip.Addr {
+	b := p.Addr().As16()
+	b[8], b[9], b[10] = mac[0]^0x02, mac[1], mac[2]
+	b[11], b[12] = 0xff, 0xfe
+	b[13], b[14], b[15] = mac[3], mac[4], mac[5]
+	return netip.AddrFrom16(b)
+}
+
+func sysctlOn(path string) bool {
+	b, err := os.ReadFile("/proc/sys/" + path)
+	return err == nil && len(b) > 0 && b[0] != '0'
 }

@@ -57,6 +57,9 @@ type uplinkView struct {
 	ifname   string
 	priority int
 	ipv6     bool
+	// homeLink is set for the uplink configured as attached to the home
+	// link ([mrouter] home_link).
+	homeLink bool
 
 	index   int
 	up      bool // administratively up and carrier present
@@ -127,8 +130,10 @@ func (v *uplinkView) deadline() (time.Time, bool) {
 	return d, !d.IsZero()
 }
 
-// atHome reports whether a live router on the link advertises the home
-// prefix.
+// atHome reports whether the uplink is on the home link: a live router on
+// it advertises the home prefix, or it is the configured home link and no
+// router on it has said otherwise yet (so a return home need not wait for
+// the next router advertisement).
 func (v *uplinkView) atHome() bool {
 	if !v.up {
 		return false
@@ -138,7 +143,7 @@ func (v *uplinkView) atHome() bool {
 			return true
 		}
 	}
-	return false
+	return v.homeLink && len(v.routers) == 0
 }
 
 // advertised reports whether a live router advertises a prefix holding a.

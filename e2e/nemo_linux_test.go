@@ -1,0 +1,241 @@
+package e2e
+
+import (
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nemo-mobility/nemo/testbed"
+)
+
+var (
+	binOnce sync.Once
+	bins    Binaries
+	binErr  error
+	binDir  string
+)
+
+// binaries builds the daemons once per test binary run.
+func binaries(t *testing.T) Binaries {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = osMkdirTemp()
+		if binErr == nil {
+			bins, binErr = Build(binDir)
+		}
+	})
+	if binErr != nil {
+		t.Fatalf("building the daemons: %v", binErr)
+	}
+	return bins
+}
+
+// traffic checks that MNN reaches CN by ping and by a 1 MB TCP transfer
+// whose content is verified, and that the HA's tunnel for the mobile router
+// carried the traffic both ways when viaTunnel.
+func traffic(t *testing.T, s *Scenario, where string, viaTunnel bool) {
+	t.Helper()
+	tb := s.TB
+	var before BindingCounters
+	if viaTunnel {
+		before = s.haTunnelCounters(t)
+	}
+	pr, err := tb.Ping(testbed.NodeMNN, testbed.CN6.String(), 10, 50*time.Millisecond)
+	if err != nil {
+		t.Fatalf("%s: ping MNN→CN: %v", where, err)
+	}
+	if pr.Received < 9 {
+		s.dumpState(t)
+		t.Fatalf("%s: ping MNN→CN: %d of %d replies", where, pr.Received, pr.Sent)
+	}
+	tr, err := tb.TCPTransfer(testbed.NodeMNN, testbed.NodeCN, testbed.CN6.String(), 1<<20)
+	if err != nil {
+		t.Fatalf("%s: 1 MB TCP MNN→CN: %v", where, err)
+	}
+	if tr.Bytes != 1<<20 {
+		t.Fatalf("%s: TCP transfer moved %d bytes", where, tr.Bytes)
+	}
+	if tr.Peer.Addr() != testbed.MNN6 {
+		t.Errorf("%s: CN saw the transfer from %v, want the mobile network node %v", where, tr.Peer.Addr(), testbed.MNN6)
+	}
+	t.Logf("%s: ping %d/%d rtt avg %v; 1 MB TCP in %v", where, pr.Received, pr.Sent, pr.RTTAvg, tr.Duration)
+	if viaTunnel {
+		after := s.haTunnelCounters(t)
+		// Requests and data go MR→HA (rx at the HA), replies and ACKs HA→MR (tx).
+		if after.Rx-before.Rx < 10 || after.Tx-before.Tx < 10 {
+			t.Fatalf("%s: the home agent's tunnel did not carry the traffic: rx %d→%d tx %d→%d", where, before.Rx, after.Rx, before.Tx, after.Tx)
+		}
+		t.Logf("%s: home agent tunnel rx +%d tx +%d packets", where, after.Rx-before.Rx, after.Tx-before.Tx)
+	}
+}
+
+// dumpState logs the routing state of the nodes on the path, for a
+// failure's diagnosis.
+func (s *Scenario) dumpState(t *testing.T) {
+	t.Helper()
+	for _, c := range []struct {
+		node string
+		args []string
+	}{
+		{testbed.NodeMR, []string{"-6", "rule"}},
+		{testbed.NodeMR, []string{"-6", "route", "show", "table", "all"}},
+		{testbed.NodeMR, []string{"-6", "addr"}},
+		{testbed.NodeMR, []string{"-6", "neigh"}},
+		{testbed.NodeCore, []string{"-6", "route"}},
+		{testbed.NodeCore, []string{"-6", "neigh"}},
+		{testbed.NodeHA, []string{"-6", "route"}},
+		{testbed.NodeHA, []string{"-6", "neigh", "show", "proxy"}},
+	} {
+		out, err := s.TB.IP(c.node, c.args...)
+		t.Logf("%s: ip %s (err %v)\n%s", c.node, strings.Join(c.args, " "), err, out)
+	}
+}
+
+// BindingCounters are the home agent's per-binding tunnel counters.
+type BindingCounters struct{ Tx, Rx uint64 }
+
+func (s *Scenario) haTunnelCounters(t *testing.T) BindingCounters {
+	t.Helper()
+	r, err := s.Bindings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range r.Bindings {
+		if b.HomeAddress == testbed.MRHome6 {
+			return BindingCounters{Tx: b.TxPackets, Rx: b.RxPackets}
+		}
+	}
+	t.Fatalf("no binding for %v at the home agent: %+v", testbed.MRHome6, r.Bindings)
+	return BindingCounters{}
+}
+
+// TestHomeRegistrationIPv6 is the first working system (TESTBED.md): the
+// mobile router starts at home, moves to the IPv6-only FN2, and returns
+// home; the mobile network stays reachable throughout.
+func TestHomeRegistrationIPv6(t *testing.T) {
+	bin := binaries(t)
+	tb := testbed.NewT(t, testbed.Options{Uplinks: []string{"home"}})
+	s, err := New(tb, bin, Settings{}, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartHA(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartMR(); err != nil {
+		t.Fatal(err)
+	}
+
+	// At home: no tunnel, plain routing.
+	if _, _, err := s.WaitState("at home", netip.Prefix{}, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	traffic(t, s, "home", false)
+
+	// Home → FN2 (IPv6 care-of address).
+	if err := tb.Uplink("fn2", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Uplink("home", false); err != nil {
+		t.Fatal(err)
+	}
+	st, took, err := s.WaitState("registered", testbed.FN2Prefix6, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("home→FN2: registered with care-of %v after %v", st.Binding.CareOf, took)
+	if st.Tunnel == nil || st.Tunnel.Remote != testbed.HA6 {
+		t.Fatalf("mobile router has no tunnel to the home agent: %+v", st.Tunnel)
+	}
+	br, err := s.WaitBinding(testbed.FN2Prefix6, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := br.Bindings[0]
+	if !b.Router || len(b.Prefixes) != 1 || b.Prefixes[0] != testbed.MNP6 || b.CareOf != st.Binding.CareOf {
+		t.Fatalf("home agent binding = %+v, want a mobile router binding for %v at %v", b, testbed.MNP6, st.Binding.CareOf)
+	}
+	traffic(t, s, "FN2", true)
+
+	// FN2 → home: deregistration, the binding, tunnel and routes go.
+	if err := tb.Uplink("home", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Uplink("fn2", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, took, err = s.WaitState("at home", netip.Prefix{}, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("FN2→home: deregistered after %v", took)
+	if os.Getenv("NEMO_E2E_LOGS") != "" {
+		t.Logf("mrouter log:\n%s\nha log:\n%s", s.MRProc.Log(), s.HAProc.Log())
+	}
+	if _, err := s.WaitBinding(netip.Prefix{}, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st, err = s.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Tunnel != nil {
+		t.Errorf("tunnel still installed at home: %+v", st.Tunnel)
+	}
+	traffic(t, s, "home again", false)
+
+	// Both daemons exit; nothing they made may remain.
+	if err := s.MRProc.Stop(); err != nil {
+		t.Errorf("stopping mrouter: %v", err)
+	}
+	if err := s.HAProc.Stop(); err != nil {
+		t.Errorf("stopping ha: %v", err)
+	}
+	for _, node := range []string{testbed.NodeMR, testbed.NodeHA} {
+		if left := s.Leftovers(node); len(left) > 0 {
+			t.Errorf("%s left behind:\n  %s", node, strings.Join(left, "\n  "))
+		}
+	}
+}
+
+// TestOwnCareOfAddress: on an uplink where nothing does SLAAC (autoconf
+// off, as on an OpenWrt uplink without odhcp6c), the mobile router forms
+// its care-of address itself from the advertised prefix and registers it.
+func TestOwnCareOfAddress(t *testing.T) {
+	bin := binaries(t)
+	tb := testbed.NewT(t, testbed.Options{})
+	if err := tb.Sysctl(testbed.NodeMR, "net.ipv6.conf."+testbed.IfMRFN2+".autoconf", "0"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(tb, bin, Settings{}, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartHA(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartMR(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Uplink("fn2", true); err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := s.WaitState("registered", testbed.FN2Prefix6, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Modified EUI-64: ff:fe in the middle of the interface identifier.
+	b := st.Binding.CareOf.As16()
+	if b[11] != 0xff || b[12] != 0xfe {
+		t.Fatalf("care-of address %v is not the daemon's EUI-64 address", st.Binding.CareOf)
+	}
+	traffic(t, s, "FN2 (own care-of address)", true)
+	if err := s.MRProc.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := tb.AddrIn(testbed.NodeMR, testbed.IfMRFN2, testbed.FN2Prefix6); ok {
+		t.Error("the daemon's care-of address survived its exit")
+	}
+}

@@ -1,0 +1,364 @@
+package had
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/nemo-mobility/nemo/config"
+	"github.com/nemo-mobility/nemo/dataplane"
+	"github.com/nemo-mobility/nemo/ha"
+	"github.com/nemo-mobility/nemo/internal/ctl"
+	"github.com/nemo-mobility/nemo/mh"
+	"github.com/nemo-mobility/nemo/transport"
+)
+
+// Options configure Run.
+type Options struct {
+	Config *config.HA
+	Logger *slog.Logger
+	// Reload re-reads the configuration on SIGHUP (nil: reload disabled).
+	Reload func() (*config.HA, error)
+	// HUP delivers reload requests (SIGHUP).
+	HUP <-chan struct{}
+}
+
+type dadResult struct {
+	hoa netip.Addr
+	ok  bool
+	err error
+}
+
+type ctlCall struct {
+	cmd   string
+	reply chan ctlReply
+}
+
+type ctlReply struct {
+	v   any
+	err error
+}
+
+type daemon struct {
+	cfg    *config.HA
+	log    *slog.Logger
+	core   *ha.Core
+	dp     dataplane.Backend
+	dpKind string
+	sender *transport.IPv6Sender
+	dadC   chan dadResult
+	ctlC   chan ctlCall
+	// installed is the data-plane state last applied.
+	dpDirty bool
+	// discardLog rate-limits the log of silently discarded BUs.
+	discardLog *rateLog
+	// announcing cancels the unsolicited NAs still due for a home
+	// address; they must stop the moment its binding goes, or a late one
+	// would steal the address back from a router that returned home.
+	announcing map[netip.Addr]context.CancelFunc
+}
+
+// Run runs the home agent until ctx is done, then removes every tunnel,
+// route and proxy entry it installed and returns.
+func Run(ctx context.Context, o Options) error {
+	cfg, log := o.Config, o.Logger
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	ops, err := dataplane.NewNetOps()
+	if err != nil {
+		return err
+	}
+	scope := []dataplane.ProxyScope{{Dev: cfg.Agent.HomeInterface, Prefix: cfg.Agent.HomePrefix}}
+	if err := dataplane.Cleanup(ops, Owner, scope); err != nil {
+		log.Warn("cleaning up a previous run's leftovers", "err", err)
+	}
+	dp, kind, err := openDataplane(ops, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := dp.Close(); err != nil {
+			log.Error("removing the data plane", "err", err)
+		}
+	}()
+	core, err := ha.New(CoreConfig(cfg))
+	if err != nil {
+		return fmt.Errorf("home agent core: %w", err)
+	}
+	sender, err := transport.OpenSender(transport.SenderConfig{})
+	if err != nil {
+		return fmt.Errorf("opening the raw send socket: %w", err)
+	}
+	defer sender.Close()
+	sig, err := transport.ListenSignal(ctx, transport.SignalConfig{Queue: 1024})
+	if err != nil {
+		return fmt.Errorf("opening the signalling sockets: %w", err)
+	}
+	defer sig.Close()
+
+	d := &daemon{
+		cfg: cfg, log: log, core: core, dp: dp, dpKind: kind, sender: sender,
+		dadC: make(chan dadResult, 64), ctlC: make(chan ctlCall), discardLog: newRateLog(10 * time.Second),
+		announcing: map[netip.Addr]context.CancelFunc{},
+	}
+	srv, err := ctl.Listen(cfg.Status.Socket, d.handleCtl)
+	if err != nil {
+		return err
+	}
+	go srv.Serve(ctx)
+	defer srv.Close()
+
+	log.Info("home agent started", "address", cfg.Agent.Address, "home_prefix", cfg.Agent.HomePrefix,
+		"home_interface", cfg.Agent.HomeInterface, "mobile_routers", len(cfg.MobileRouters), "dataplane", kind)
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		if d.dpDirty {
+			d.syncDataplane()
+		}
+		arm(timer, core)
+		select {
+		case <-ctx.Done():
+			log.Info("home agent stopping: removing tunnels, routes and proxy entries")
+			return nil
+		case p, ok := <-sig.Packets():
+			if !ok {
+				return fmt.Errorf("signalling sockets closed: %v", sig.Err())
+			}
+			d.onSignal(ctx, p)
+		case r := <-d.dadC:
+			if r.err != nil && !r.ok {
+				log.Warn("duplicate address detection", "home_address", r.hoa, "err", r.err)
+			}
+			d.apply(ctx, core.HandleDADResult(time.Now(), r.hoa, r.ok))
+		case <-timer.C:
+			d.apply(ctx, core.Tick(time.Now()))
+		case c := <-d.ctlC:
+			v, err := d.control(c.cmd)
+			c.reply <- ctlReply{v, err}
+		case <-o.HUP:
+			d.doReload(ctx, o.Reload)
+		}
+	}
+}
+
+func openDataplane(ops dataplane.NetOps, cfg *config.HA, log *slog.Logger) (dataplane.Backend, string, error) {
+	kind := string(cfg.Agent.Dataplane)
+	reason := "configured"
+	if cfg.Agent.Dataplane == config.DataplaneAuto {
+		kind, reason = dataplane.Probe(ops, cfg.DSMIPv6.Enabled)
+	}
+	log.Info("data plane chosen", "backend", kind, "reason", reason)
+	switch kind {
+	case "kernel":
+		return dataplane.NewKernel(ops, dataplane.KernelOptions{Owner: Owner}), kind, nil
+	default:
+		u, err := dataplane.NewUserspace(ops, dataplane.UserspaceOptions{Owner: Owner, TUNName: "nemo-ha0"})
+		if err != nil {
+			return nil, "", fmt.Errorf("userspace data plane: %w", err)
+		}
+		return u, "userspace", nil
+	}
+}
+
+func arm(t *time.Timer, core *ha.Core) {
+	wait := time.Hour
+	if next, ok := core.NextDeadline(); ok {
+		wait = max(time.Until(next), 0)
+	}
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	t.Reset(wait)
+}
+
+func (d *daemon) handleCtl(ctx context.Context, req ctl.Request) (any, error) {
+	c := ctlCall{cmd: req.Command, reply: make(chan ctlReply, 1)}
+	select {
+	case d.ctlC <- c:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	r := <-c.reply
+	return r.v, r.err
+}
+
+func (d *daemon) control(cmd string) (any, error) {
+	switch cmd {
+	case "bindings", "status":
+		return report(time.Now(), d.core.Bindings(), d.core.Counters(), d.dp.Stats(), d.dpKind), nil
+	}
+	return nil, fmt.Errorf("unknown command %q", cmd)
+}
+
+func (d *daemon) onSignal(ctx context.Context, r transport.Received) {
+	now := time.Now()
+	pkt, raw, err := mh.ParseSignal(r.Src, r.Dst, r.NextHeader, r.Data)
+	if err != nil {
+		var se *mh.StatusError
+		switch {
+		case errors.Is(err, mh.ErrNotMobility) && pkt.HomeAddress.IsValid():
+			// A data packet with a Home Address option (RFC 6275 9.3.1).
+			d.apply(ctx, d.core.HandleHAOWithoutMH(now, r.Src, pkt.HomeAddress))
+		case errors.As(err, &se) && se.BEStatus == mh.BEUnrecognizedMHType:
+			hoa := pkt.HomeAddress
+			d.apply(ctx, d.core.HandleUnknownMHType(now, r.Src, hoa))
+		default:
+			d.discardLog.log(d.log, r.Src, "dropped signalling packet", "from", r.Src, "err", err)
+		}
+		return
+	}
+	bu, ok := pkt.Message.(mh.BindingUpdate)
+	if !ok {
+		return // a home agent acts only on Binding Updates
+	}
+	req := ha.BURequest{Src: pkt.Src, Dst: pkt.Dst, HomeAddr: pkt.Src, BU: bu, Raw: raw}
+	if pkt.HomeAddress.IsValid() {
+		req.HomeAddr, req.HadHAO = pkt.HomeAddress, true
+	}
+	d.apply(ctx, d.core.HandleBU(now, req))
+}
+
+func (d *daemon) apply(ctx context.Context, acts []ha.Action) {
+	for _, a := range acts {
+		switch a := a.(type) {
+		case ha.SendBA:
+			d.sendBA(a)
+		case ha.SendBE:
+			pkt, err := mh.BuildPacket(mh.Packet{Src: d.cfg.Agent.Address, Dst: a.To, Message: a.BE})
+			if err == nil {
+				err = d.sender.Send(pkt)
+			}
+			if err != nil {
+				d.log.Warn("sending binding error", "to", a.To, "err", err)
+			} else {
+				d.log.Info("sent binding error", "to", a.To, "status", a.BE.Status, "home_address", a.BE.HomeAddress)
+			}
+		case ha.StartDAD:
+			d.startDAD(ctx, a)
+		case ha.InstallBinding:
+			d.dpDirty = true
+			b := a.Binding
+			d.log.Info("binding installed", "home_address", b.HomeAddress, "care_of", b.CareOf, "encap", b.Encap,
+				"prefixes", b.Prefixes, "lifetime", b.Lifetime, "new", !a.Previous.HomeAddress.IsValid())
+			if !a.Previous.HomeAddress.IsValid() || a.Previous.CareOf != b.CareOf {
+				d.announce(ctx, b)
+			}
+		case ha.RemoveBinding:
+			d.stopAnnouncing(a.Binding.HomeAddress)
+			d.dpDirty = true
+			d.log.Info("binding removed", "home_address", a.Binding.HomeAddress, "care_of", a.Binding.CareOf)
+			// Stop intercepting at once (RFC 6275 10.3.2).
+			d.syncDataplane()
+		case ha.BindingsChanged:
+		case ha.Discarded:
+			d.discardLog.log(d.log, a.Peer, "binding update discarded", "reason", a.Reason.String(), "from", a.Peer, "home_address", a.HomeAddress)
+		}
+	}
+}
+
+func (d *daemon) sendBA(a ha.SendBA) {
+	log := d.log.With("to", a.To, "status", a.BA.Status.String(), "seq", a.BA.Sequence, "lifetime", a.BA.Lifetime)
+	if a.Via.IsValid() {
+		log.Warn("BA over UDP/IPv4 is not available in this build yet", "via", a.Via)
+		return
+	}
+	pkt, err := mh.BuildPacket(mh.Packet{Src: d.cfg.Agent.Address, Dst: a.To, RoutingHome: a.RoutingHome, Message: a.BA})
+	if err != nil {
+		log.Error("cannot build BA", "err", err)
+		return
+	}
+	if err := d.sender.Send(pkt); err != nil {
+		log.Warn("sending BA failed", "err", err)
+		return
+	}
+	log.Info("sent binding acknowledgement", "home_address", a.HomeAddress)
+}
+
+// syncDataplane makes the data plane equal to the binding cache.
+func (d *daemon) syncDataplane() {
+	if err := d.dp.Set(dataplaneConfig(d.cfg, d.core.Bindings())); err != nil {
+		d.log.Error("data plane update failed; retrying at the next change", "err", err)
+		return
+	}
+	d.dpDirty = false
+}
+
+// announce sends the unsolicited Neighbor Advertisements of RFC 6275
+// 10.4.1 for a binding's home address: to all nodes, Override set, Router
+// set for a mobile router (RFC 3963 6.3), so the home link's neighbours
+// send its traffic to the home agent at once.
+func (d *daemon) announce(ctx context.Context, b ha.Binding) {
+	d.stopAnnouncing(b.HomeAddress)
+	actx, cancel := context.WithCancel(ctx)
+	d.announcing[b.HomeAddress] = cancel
+	ifname, log := d.cfg.Agent.HomeInterface, d.log
+	go func() {
+		defer cancel()
+		for i := 0; i < 3; i++ {
+			if err := transport.SendNA(ifname, b.HomeAddress, transport.NAOptions{Override: true, Router: b.Router()}); err != nil {
+				log.Warn("unsolicited neighbour advertisement", "home_address", b.HomeAddress, "err", err)
+				return
+			}
+			select {
+			case <-time.After(time.Second):
+			case <-actx.Done():
+				return
+			}
+		}
+	}()
+}
+
+// stopAnnouncing cancels the NAs still due for hoa.
+func (d *daemon) stopAnnouncing(hoa netip.Addr) {
+	if cancel, ok := d.announcing[hoa]; ok {
+		cancel()
+		delete(d.announcing, hoa)
+	}
+}
+
+func (d *daemon) startDAD(ctx context.Context, a ha.StartDAD) {
+	go func() {
+		err := transport.DAD(ctx, d.cfg.Agent.HomeInterface, a.HomeAddress, time.Second)
+		ok := err == nil
+		if errors.Is(err, transport.ErrDuplicateAddress) {
+			ok = false
+		} else if err != nil {
+			// DAD could not run (no link-local address yet, say): do not
+			// refuse the router for our own trouble.
+			ok = true
+		}
+		select {
+		case d.dadC <- dadResult{hoa: a.HomeAddress, ok: ok, err: err}:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+func (d *daemon) doReload(ctx context.Context, reload func() (*config.HA, error)) {
+	if reload == nil {
+		return
+	}
+	cfg, err := reload()
+	if err != nil {
+		d.log.Error("reload refused: configuration invalid; keeping the running one", "err", err)
+		return
+	}
+	acts, err := d.core.Reconfigure(time.Now(), CoreConfig(cfg))
+	if err != nil {
+		d.log.Error("reload refused", "err", err)
+		return
+	}
+	d.cfg = cfg
+	d.dpDirty = true
+	d.log.Info("configuration reloaded", "mobile_routers", len(cfg.MobileRouters))
+	d.apply(ctx, acts)
+}
