@@ -86,5 +86,9 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# The main job: the namespace testbed with the real daemons (root).
+demo:
+	$(GO) run ./e2e/cmd/demo $(DEMOFLAGS)
+
 clean:
 	rm -rf bin dist
