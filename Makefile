@@ -33,7 +33,7 @@ CROSS_TARGETS := \
 
 CMDS := mrouter ha
 
-.PHONY: all build cross test test-unit test-qemu lint fuzz bench demo clean
+.PHONY: all build cross deps test test-unit test-qemu lint fuzz bench demo clean
 
 all: build
 
@@ -63,7 +63,11 @@ lint:
 
 # The test command of the README. Integration tests need root and the tools
 # that .ci/run installs; without them they skip loudly (and fail under CI=true).
-test: lint test-unit
+test: deps lint test-unit
+
+# The Debian packages the testbed and the tests need (installed if missing).
+deps:
+	@scripts/deps.sh
 
 # ./... includes internal/archtest, which runs the mh and ndp tests under
 # qemu-mips-static (big-endian MIPS); `make test-qemu` runs only that.
@@ -87,7 +91,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # The main job: the namespace testbed with the real daemons (root).
-demo:
+demo: deps
 	$(GO) run ./e2e/cmd/demo $(DEMOFLAGS)
 
 clean:

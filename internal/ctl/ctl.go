@@ -144,11 +144,14 @@ func Call(path, command string, out any) error {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if err := json.NewEncoder(c).Encode(Request{Command: command}); err != nil {
-		return err
-	}
+	// A daemon that refuses the peer answers and closes without reading
+	// the request, so a failed write is no reason to skip the answer.
+	werr := json.NewEncoder(c).Encode(Request{Command: command})
 	var resp Response
 	if err := json.NewDecoder(c).Decode(&resp); err != nil {
+		if werr != nil {
+			return fmt.Errorf("sending the request: %w", werr)
+		}
 		return fmt.Errorf("reading the daemon's answer: %w", err)
 	}
 	if !resp.OK {
