@@ -33,7 +33,7 @@ CROSS_TARGETS := \
 
 CMDS := mrouter ha
 
-.PHONY: all build cross deps test test-unit test-qemu lint fuzz bench demo clean
+.PHONY: all build cross ipk deps test test-unit test-qemu lint fuzz bench demo clean
 
 all: build
 
@@ -55,6 +55,19 @@ cross:
 	  s=$$(stat -c %s dist/$$arch/$$c); \
 	  awk -v a=$$arch -v c=$$c -v s=$$s 'BEGIN{printf "%-18s %-8s %10d %8.2f\n", a, c, s, s/1048576}'; \
 	done; done
+
+# .ipk packages for opkg (OpenWrt up to 24.10) for every cross target, plus
+# ARCH=BINDIR aliases (one arm64 build packaged under another OpenWrt arch
+# name). Reproducible: SOURCE_DATE_EPOCH comes from the last commit.
+IPK_RELEASE ?= 1
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+IPK_ARCHS := $(foreach t,$(CROSS_TARGETS),$(firstword $(subst :, ,$(t)))) aarch64_cortex-a53=aarch64_generic
+
+ipk: cross
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./packaging/cmd/mkipk \
+	  -version $(VERSION)-r$(IPK_RELEASE) -arch "$$(echo $(IPK_ARCHS) | tr ' ' ,)" \
+	  -dist dist -files openwrt/files -license LICENSE -o dist/ipk
+	@ls -l dist/ipk
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

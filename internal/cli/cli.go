@@ -16,8 +16,9 @@ import (
 	"github.com/nemo-mobility/nemo/config"
 )
 
-// Logger builds the daemon's logger: text or JSON on stderr (procd forwards
-// stderr to logd).
+// Logger builds the daemon's logger, text or JSON: debug and info lines on
+// stdout, warnings and errors on stderr (procd forwards both to logd, stdout
+// at info and stderr at error level).
 func Logger(l config.Log) *slog.Logger {
 	var level slog.Level
 	switch l.Level {
@@ -32,9 +33,9 @@ func Logger(l config.Log) *slog.Logger {
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if l.Format == config.LogJSON {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		return slog.New(splitHandler{slog.NewJSONHandler(os.Stdout, opts), slog.NewJSONHandler(os.Stderr, opts)})
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return slog.New(splitHandler{slog.NewTextHandler(os.Stdout, opts), slog.NewTextHandler(os.Stderr, opts)})
 }
 
 // Signals returns a context cancelled by SIGTERM or SIGINT and a channel
