@@ -158,6 +158,12 @@ func TestHomeRegistrationIPv6(t *testing.T) {
 	if !b.Router || len(b.Prefixes) != 1 || b.Prefixes[0] != testbed.MNP6 || b.CareOf != st.Binding.CareOf {
 		t.Fatalf("home agent binding = %+v, want a mobile router binding for %v at %v", b, testbed.MNP6, st.Binding.CareOf)
 	}
+	if b.Identity != TestNAI {
+		t.Fatalf("binding identity %q, want the RFC 4285 NAI %q: the registration was not authenticated", b.Identity, TestNAI)
+	}
+	if br.Counters["auth_accepted"] == 0 {
+		t.Fatalf("home agent counted no authenticated BU: %v", br.Counters)
+	}
 	traffic(t, s, "FN2", true)
 
 	// FN2 → home: deregistration, the binding, tunnel and routes go.
@@ -224,7 +230,8 @@ func TestOwnCareOfAddress(t *testing.T) {
 	}
 	st, _, err := s.WaitState("registered", testbed.FN2Prefix6, 20*time.Second)
 	if err != nil {
-		t.Fatal(err)
+		br, _ := s.Bindings()
+		t.Fatalf("%v; home agent counters %v", err, br.Counters)
 	}
 	// Modified EUI-64: ff:fe in the middle of the interface identifier.
 	b := st.Binding.CareOf.As16()

@@ -54,7 +54,17 @@ type Settings struct {
 	Mode string
 	// Lifetime is the mobile router's requested lifetime (default 60s).
 	Lifetime string
+	// Insecure runs without RFC 4285 authentication (insecure = true on
+	// the home agent, no [auth] on the mobile router).
+	Insecure bool
 }
+
+// The testbed mobile router's RFC 4285 identity.
+const (
+	TestNAI = "mr1@example.net"
+	TestSPI = 4096
+	TestKey = "6e656d6f2d746573746265642d6b6579" // 16 bytes
+)
 
 // Scenario is a testbed with the two daemons configured for it.
 type Scenario struct {
@@ -96,6 +106,10 @@ func New(tb *testbed.Testbed, bin Binaries, set Settings, logf func(string, ...a
 }
 
 func (s *Scenario) haConfig() string {
+	insecure, key := "false", fmt.Sprintf("nai = %q\nspi = %d\nkey = %q\n", TestNAI, TestSPI, TestKey)
+	if s.Set.Insecure {
+		insecure, key = "true", ""
+	}
 	return fmt.Sprintf(`# home agent of the namespace testbed
 [ha]
 address = %q
@@ -103,24 +117,28 @@ ipv4_address = %q
 home_prefix = %q
 home_interface = %q
 max_lifetime = "5m"
-insecure = true   # the authentication issue adds RFC 4285 keys here
+insecure = %s
 dataplane = %q
 state_dir = %q
 
 [[mobile_router]]
 home_address = %q
 prefixes = [%q]
-
+%s
 [status]
 socket = %q
 
 [log]
 level = "debug"
-`, testbed.HA6, testbed.HA4, testbed.HomePrefix6, testbed.IfHAHome, s.Set.Dataplane, filepath.Join(s.TB.RunDir(), "ha-state"),
-		testbed.MRHome6, testbed.MNP6, s.HASock)
+`, testbed.HA6, testbed.HA4, testbed.HomePrefix6, testbed.IfHAHome, insecure, s.Set.Dataplane, filepath.Join(s.TB.RunDir(), "ha-state"),
+		testbed.MRHome6, testbed.MNP6, key, s.HASock)
 }
 
 func (s *Scenario) mrConfig() string {
+	auth := fmt.Sprintf("\n[auth]\nnai = %q\nspi = %d\nkey = %q\n", TestNAI, TestSPI, TestKey)
+	if s.Set.Insecure {
+		auth = ""
+	}
 	return fmt.Sprintf(`# mobile router of the namespace testbed
 [mrouter]
 home_address = %q
@@ -158,9 +176,9 @@ socket = %q
 
 [log]
 level = "debug"
-`, testbed.MRHome6, testbed.HomePrefix6, testbed.IfMRHome, s.Set.Mode, s.Set.Lifetime, s.Set.Dataplane,
+%s`, testbed.MRHome6, testbed.HomePrefix6, testbed.IfMRHome, s.Set.Mode, s.Set.Lifetime, s.Set.Dataplane,
 		testbed.HA6, testbed.HA4, testbed.IfMRLAN, testbed.MNP6,
-		testbed.IfMRHome, testbed.IfMRFN2, testbed.IfMRFN3, s.MRSock)
+		testbed.IfMRHome, testbed.IfMRFN2, testbed.IfMRFN3, s.MRSock, auth)
 }
 
 // StartHA starts the home agent in the HA namespace and waits until its

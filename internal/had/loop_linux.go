@@ -13,6 +13,7 @@ import (
 	"github.com/nemo-mobility/nemo/ha"
 	"github.com/nemo-mobility/nemo/internal/ctl"
 	"github.com/nemo-mobility/nemo/mh"
+	"github.com/nemo-mobility/nemo/mnha"
 	"github.com/nemo-mobility/nemo/transport"
 )
 
@@ -55,6 +56,13 @@ type daemon struct {
 	dpDirty bool
 	// discardLog rate-limits the log of silently discarded BUs.
 	discardLog *rateLog
+	// mn signs the BAs of authenticated registrations (nil: insecure).
+	mn *mnha.Authenticator
+	// limit bounds the BUs processed per source and in total.
+	limit *limiter
+	// stateDirty means the binding cache changed since the last save.
+	stateDirty, saveArmed bool
+	lastSave              time.Time
 	// announcing cancels the unsolicited NAs still due for a home
 	// address; they must stop the moment its binding goes, or a late one
 	// would steal the address back from a router that returned home.
@@ -85,7 +93,13 @@ func Run(ctx context.Context, o Options) error {
 			log.Error("removing the data plane", "err", err)
 		}
 	}()
-	core, err := ha.New(CoreConfig(cfg))
+	auth, mn, err := authenticator(cfg)
+	if err != nil {
+		return err
+	}
+	cc := CoreConfig(cfg)
+	cc.Auth = auth
+	core, err := ha.New(cc)
 	if err != nil {
 		return fmt.Errorf("home agent core: %w", err)
 	}
@@ -104,6 +118,22 @@ func Run(ctx context.Context, o Options) error {
 		cfg: cfg, log: log, core: core, dp: dp, dpKind: kind, sender: sender,
 		dadC: make(chan dadResult, 64), ctlC: make(chan ctlCall), discardLog: newRateLog(10 * time.Second),
 		announcing: map[netip.Addr]context.CancelFunc{},
+		mn:         mn,
+		limit:      newLimiter(cfg.RateLimit.PerSource, cfg.RateLimit.Total),
+	}
+	if mn == nil {
+		log.Warn("no mobile router has an MN-HA key: every Binding Update is accepted without authentication (insecure = true)")
+	}
+	// Bindings saved by the previous run come back before the first BU,
+	// with their tunnels and routes, so traffic resumes at once; those that
+	// expired meanwhile are dropped.
+	saved, err := loadState(cfg.Agent.StateDir)
+	if err != nil {
+		log.Warn("ignoring the saved binding cache", "err", err)
+	} else if len(saved) > 0 {
+		acts := core.Restore(time.Now(), saved)
+		log.Info("binding cache restored", "saved", len(saved), "restored", core.Len())
+		d.apply(ctx, acts)
 	}
 	srv, err := ctl.Listen(cfg.Status.Socket, d.handleCtl)
 	if err != nil {
@@ -117,15 +147,28 @@ func Run(ctx context.Context, o Options) error {
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	saveTimer := time.NewTimer(time.Hour)
+	defer saveTimer.Stop()
 	for {
 		if d.dpDirty {
 			d.syncDataplane()
 		}
+		if d.stateDirty && !d.saveArmed {
+			// Coalesce: at most one write per saveEvery.
+			saveTimer.Reset(max(0, saveEvery-time.Since(d.lastSave)))
+			d.saveArmed = true
+		}
 		arm(timer, core)
 		select {
 		case <-ctx.Done():
+			if d.stateDirty {
+				d.save()
+			}
 			log.Info("home agent stopping: removing tunnels, routes and proxy entries")
 			return nil
+		case <-saveTimer.C:
+			d.saveArmed = false
+			d.save()
 		case p, ok := <-sig.Packets():
 			if !ok {
 				return fmt.Errorf("signalling sockets closed: %v", sig.Err())
@@ -194,7 +237,15 @@ func (d *daemon) handleCtl(ctx context.Context, req ctl.Request) (any, error) {
 func (d *daemon) control(cmd string) (any, error) {
 	switch cmd {
 	case "bindings", "status":
-		return report(time.Now(), d.core.Bindings(), d.core.Counters(), d.dp.Stats(), d.dpKind), nil
+		r := report(time.Now(), d.core.Bindings(), d.core.Counters(), d.dp.Stats(), d.dpKind)
+		r.Counters["rate_limited_source"] = d.limit.droppedSource
+		r.Counters["rate_limited_total"] = d.limit.droppedTotal
+		if d.mn != nil {
+			for reason, n := range d.mn.Counters() {
+				r.Counters["auth_"+mnha.Reason(reason).String()] = n
+			}
+		}
+		return r, nil
 	}
 	return nil, fmt.Errorf("unknown command %q", cmd)
 }
@@ -223,6 +274,12 @@ func (d *daemon) onSignal(ctx context.Context, r transport.Received) {
 	req := ha.BURequest{Src: pkt.Src, Dst: pkt.Dst, HomeAddr: pkt.Src, BU: bu, Raw: raw}
 	if pkt.HomeAddress.IsValid() {
 		req.HomeAddr, req.HadHAO = pkt.HomeAddress, true
+	}
+	b, ok := d.core.Lookup(req.HomeAddr)
+	known := ok && b.State == ha.StateValid && b.CareOf == req.Src
+	if !d.limit.allow(now, req.Src, known) {
+		d.discardLog.log(d.log, req.Src, "binding update rate-limited", "from", req.Src, "home_address", req.HomeAddr)
+		return
 	}
 	d.apply(ctx, d.core.HandleBU(now, req))
 }
@@ -255,10 +312,12 @@ func (d *daemon) apply(ctx context.Context, acts []ha.Action) {
 		case ha.RemoveBinding:
 			d.stopAnnouncing(a.Binding.HomeAddress)
 			d.dpDirty = true
+			d.stateDirty = true
 			d.log.Info("binding removed", "home_address", a.Binding.HomeAddress, "care_of", a.Binding.CareOf)
 			// Stop intercepting at once (RFC 6275 10.3.2).
 			d.syncDataplane()
 		case ha.BindingsChanged:
+			d.stateDirty = true
 		case ha.Discarded:
 			d.discardLog.log(d.log, a.Peer, "binding update discarded", "reason", a.Reason.String(), "from", a.Peer, "home_address", a.HomeAddress)
 		}
@@ -266,6 +325,14 @@ func (d *daemon) apply(ctx context.Context, acts []ha.Action) {
 }
 
 func (d *daemon) sendBA(a ha.SendBA) {
+	if d.mn != nil && a.Identity != "" {
+		signed, err := d.mn.SignBA(a)
+		if err != nil {
+			d.log.Error("cannot authenticate BA", "to", a.To, "err", err)
+			return
+		}
+		a = signed
+	}
 	log := d.log.With("to", a.To, "status", a.BA.Status.String(), "seq", a.BA.Sequence, "lifetime", a.BA.Lifetime)
 	if a.Via.IsValid() {
 		log.Warn("BA over UDP/IPv4 is not available in this build yet", "via", a.Via)
@@ -352,13 +419,34 @@ func (d *daemon) doReload(ctx context.Context, reload func() (*config.HA, error)
 		d.log.Error("reload refused: configuration invalid; keeping the running one", "err", err)
 		return
 	}
-	acts, err := d.core.Reconfigure(time.Now(), CoreConfig(cfg))
+	auth, mn, err := authenticator(cfg)
+	if err != nil {
+		d.log.Error("reload refused", "err", err)
+		return
+	}
+	cc := CoreConfig(cfg)
+	cc.Auth = auth
+	acts, err := d.core.Reconfigure(time.Now(), cc)
 	if err != nil {
 		d.log.Error("reload refused", "err", err)
 		return
 	}
 	d.cfg = cfg
+	d.mn = mn
+	d.limit.perSource, d.limit.total = float64(cfg.RateLimit.PerSource), float64(cfg.RateLimit.Total)
 	d.dpDirty = true
 	d.log.Info("configuration reloaded", "mobile_routers", len(cfg.MobileRouters))
 	d.apply(ctx, acts)
+}
+
+// saveEvery bounds how often the binding cache is written: every change
+// is saved, changes within this window together.
+const saveEvery = 250 * time.Millisecond
+
+func (d *daemon) save() {
+	if err := saveState(d.cfg.Agent.StateDir, d.core.Snapshot()); err != nil {
+		d.log.Error("saving the binding cache", "dir", d.cfg.Agent.StateDir, "err", err)
+	}
+	d.stateDirty = false
+	d.lastSave = time.Now()
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/nemo-mobility/nemo/dataplane"
 	"github.com/nemo-mobility/nemo/internal/ctl"
 	"github.com/nemo-mobility/nemo/mh"
+	"github.com/nemo-mobility/nemo/mnha"
 	"github.com/nemo-mobility/nemo/mrouter"
 	"github.com/nemo-mobility/nemo/ndp"
 	"github.com/nemo-mobility/nemo/transport"
@@ -57,6 +58,8 @@ type Daemon struct {
 	// ownAddrs are care-of addresses the daemon configured itself (on
 	// uplinks where nothing else does SLAAC), removed at exit.
 	ownAddrs map[netip.Addr]string
+	// signer adds the RFC 4285 options to every BU (nil: no [auth]).
+	signer *mnha.Signer
 	// haLLA is the home agents' link-layer addresses on the home link,
 	// learned from their router advertisements (RFC 6275 11.5.5).
 	haLLA map[netip.Addr]net.HardwareAddr
@@ -109,7 +112,20 @@ func Run(ctx context.Context, o Options) error {
 	}()
 
 	now := time.Now()
-	core, err := mrouter.New(CoreConfig(cfg), now)
+	cc := CoreConfig(cfg)
+	var signer *mnha.Signer
+	if cfg.Auth.Enabled() {
+		signer, err = mnha.NewSigner(mnha.SignerConfig{SA: mnha.SA{
+			SPI: cfg.Auth.SPI, Key: cfg.Auth.Key.Bytes(), NAI: cfg.Auth.NAI, HomeAddress: cfg.Router.HomeAddress,
+		}})
+		if err != nil {
+			return fmt.Errorf("MN-HA key: %w", err)
+		}
+		// The same signer verifies every BA before the core acts on it
+		// (it remembers the BUs it signed).
+		cc.Auth = signer
+	}
+	core, err := mrouter.New(cc, now)
 	if err != nil {
 		return fmt.Errorf("mobile router core: %w", err)
 	}
@@ -120,6 +136,7 @@ func Run(ctx context.Context, o Options) error {
 			usable: map[netip.Addr]time.Time{}, firstBU: map[netip.Addr]time.Time{},
 		},
 		reload:   o.Reload,
+		signer:   signer,
 		ctlC:     make(chan ctlCall),
 		senders:  map[string]*transport.IPv6Sender{},
 		ras:      map[string]*transport.Listener[transport.ICMPv6Packet]{},
@@ -517,6 +534,14 @@ func (d *Daemon) transmitBU(a mrouter.SendBU) {
 	if a.UDP {
 		log.Warn("BU over UDP/IPv4 is not available in this build yet")
 		return
+	}
+	if d.signer != nil {
+		signed, err := d.signer.Sign(a)
+		if err != nil {
+			log.Error("cannot sign BU", "err", err)
+			return
+		}
+		a = signed
 	}
 	pkt, err := buildBUPacket(hoa, a)
 	if err != nil {
