@@ -57,6 +57,9 @@ type Settings struct {
 	// Insecure runs without RFC 4285 authentication (insecure = true on
 	// the home agent, no [auth] on the mobile router).
 	Insecure bool
+	// FN3IPv4Only turns IPv6 off on the mobile router's FN3 uplink, so FN3
+	// gives it only an IPv4 care-of address without NAT.
+	FN3IPv4Only bool
 }
 
 // The testbed mobile router's RFC 4285 identity.
@@ -121,9 +124,14 @@ insecure = %s
 dataplane = %q
 state_dir = %q
 
+[dsmipv6]
+enabled = true
+
 [[mobile_router]]
 home_address = %q
 prefixes = [%q]
+ipv4_home_address = %q
+ipv4_prefixes = [%q]
 %s
 [status]
 socket = %q
@@ -131,7 +139,7 @@ socket = %q
 [log]
 level = "debug"
 `, testbed.HA6, testbed.HA4, testbed.HomePrefix6, testbed.IfHAHome, insecure, s.Set.Dataplane, filepath.Join(s.TB.RunDir(), "ha-state"),
-		testbed.MRHome6, testbed.MNP6, key, s.HASock)
+		testbed.MRHome6, testbed.MNP6, testbed.MRHome4, testbed.MNP4, key, s.HASock)
 }
 
 func (s *Scenario) mrConfig() string {
@@ -147,6 +155,8 @@ home_link = %q
 mode = %q
 lifetime = %q
 dataplane = %q
+ipv4_home_address = %q
+request_ipv4_prefix = true
 
 [[home_agent]]
 address = %q
@@ -155,30 +165,40 @@ ipv4_address = %q
 [mobile_network]
 interfaces = [%q]
 prefixes = [%q]
+ipv4_prefixes = [%q]
 
 [[uplink]]
 name = "home"
 interface = %q
-priority = 30
+priority = 40
 
 [[uplink]]
 name = "fn2"
 interface = %q
-priority = 20
+priority = 30
 
 [[uplink]]
 name = "fn3"
 interface = %q
+priority = 20
+ipv6 = %t
+dhcpv4 = true
+
+[[uplink]]
+name = "fn1"
+interface = %q
 priority = 10
+ipv6 = false
+dhcpv4 = true
 
 [status]
 socket = %q
 
 [log]
 level = "debug"
-%s`, testbed.MRHome6, testbed.HomePrefix6, testbed.IfMRHome, s.Set.Mode, s.Set.Lifetime, s.Set.Dataplane,
-		testbed.HA6, testbed.HA4, testbed.IfMRLAN, testbed.MNP6,
-		testbed.IfMRHome, testbed.IfMRFN2, testbed.IfMRFN3, s.MRSock, auth)
+%s`, testbed.MRHome6, testbed.HomePrefix6, testbed.IfMRHome, s.Set.Mode, s.Set.Lifetime, s.Set.Dataplane, testbed.MRHome4,
+		testbed.HA6, testbed.HA4, testbed.IfMRLAN, testbed.MNP6, testbed.MNP4,
+		testbed.IfMRHome, testbed.IfMRFN2, testbed.IfMRFN3, !s.Set.FN3IPv4Only, testbed.IfMRFN1, s.MRSock, auth)
 }
 
 // StartHA starts the home agent in the HA namespace and waits until its

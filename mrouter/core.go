@@ -763,15 +763,25 @@ func (c *Core) buildBU(e *entry, t target, dereg bool) SendBU {
 			}
 		}
 		if c.cfg.IPv4HomeAddress.IsValid() {
+			// With configured IPv4 mobile network prefixes, the first
+			// option asks for the address and each prefix has an option of
+			// its own with P set (RFC 5555 3.1.1: "a second option");
+			// without, P on the address option asks for a dynamic prefix.
+			withPfx := c.cfg.RequestIPv4Prefix && len(c.cfg.IPv4Prefixes) > 0
 			o := mh.IPv4HomeAddress{
 				PrefixLen: uint8(c.cfg.IPv4HomePrefixLen),
-				P:         c.cfg.RequestIPv4Prefix,
+				P:         c.cfg.RequestIPv4Prefix && !withPfx,
 				Addr:      c.cfg.IPv4HomeAddress,
 			}
 			if e.ipv4.IsValid() {
 				o.Addr, o.PrefixLen = e.ipv4.Addr(), uint8(e.ipv4.Bits())
 			}
 			opts = append(opts, o)
+			if withPfx {
+				for _, p := range c.cfg.IPv4Prefixes {
+					opts = append(opts, mh.IPv4HomeAddress{PrefixLen: uint8(p.Bits()), P: true, Addr: p.Addr()})
+				}
+			}
 		}
 	}
 	sb.BU = mh.BindingUpdate{Flags: flags, Lifetime: lifetime, Options: opts}
@@ -898,7 +908,13 @@ func (c *Core) accept(i int, s sentBU, ba mh.BindingAck, granted time.Duration, 
 		case mh.NATDetection:
 			nd = &o
 		case mh.IPv4AddressAck:
-			ack = &o
+			// The first acknowledges the address option (they come in
+			// the order of the options); the rest acknowledge prefixes.
+			if ack == nil {
+				ack = &o
+			} else if !o.Status.Success() {
+				c.note = fmt.Sprintf("home agent %v refused IPv4 prefix %v/%d: %v", e.ha.Address, o.Addr, o.PrefixLen, o.Status)
+			}
 		}
 	}
 	switch {

@@ -430,8 +430,21 @@ func TestIPv4CareOfAddress(t *testing.T) {
 	if o, ok := opt[mh.IPv4CareOfAddress](bu.BU); !ok || o.Addr != coa4 {
 		t.Errorf("IPv4 CoA option %v %v", o, ok)
 	}
-	if o, ok := opt[mh.IPv4HomeAddress](bu.BU); !ok || o.Addr != netip.IPv4Unspecified() || !o.P || o.PrefixLen != 32 {
-		t.Errorf("IPv4 HoA option %+v %v", o, ok)
+	// The address option first (P clear), then one option per configured
+	// IPv4 mobile network prefix with P set (RFC 5555 3.1.1).
+	var v4 []mh.IPv4HomeAddress
+	for _, o := range bu.BU.Options {
+		if o, ok := o.(mh.IPv4HomeAddress); ok {
+			v4 = append(v4, o)
+		}
+	}
+	if len(v4) != 1+len(cfg.IPv4Prefixes) || v4[0].Addr != netip.IPv4Unspecified() || v4[0].P != (len(cfg.IPv4Prefixes) == 0) || v4[0].PrefixLen != 32 {
+		t.Fatalf("IPv4 HoA options %+v", v4)
+	}
+	for i, p := range cfg.IPv4Prefixes {
+		if o := v4[1+i]; !o.P || o.Addr != p.Addr() || int(o.PrefixLen) != p.Bits() {
+			t.Errorf("IPv4 prefix option %d = %+v, want P and %v", i, o, p)
+		}
 	}
 	if len(mnps(bu.BU)) != 2 {
 		t.Error("MNP options missing over IPv4")

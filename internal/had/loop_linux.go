@@ -56,6 +56,10 @@ type daemon struct {
 	dpDirty bool
 	// discardLog rate-limits the log of silently discarded BUs.
 	discardLog *rateLog
+	// udp is the port-4191 socket (nil without DSMIPv6); udpDrops counts
+	// datagrams that were neither signalling nor data.
+	udp      *transport.UDP4
+	udpDrops uint64
 	// mn signs the BAs of authenticated registrations (nil: insecure).
 	mn *mnha.Authenticator
 	// limit bounds the BUs processed per source and in total.
@@ -84,7 +88,19 @@ func Run(ctx context.Context, o Options) error {
 	if err := dataplane.Cleanup(ops, Owner, scope); err != nil {
 		log.Warn("cleaning up a previous run's leftovers", "err", err)
 	}
-	dp, kind, err := openDataplane(ops, cfg, log)
+	// Port 4191: BUs from IPv4 care-of addresses and UDP-encapsulated data
+	// (RFC 5555).
+	var udp *transport.UDP4
+	var udpC <-chan transport.Datagram
+	if cfg.DSMIPv6.Enabled && cfg.Agent.IPv4Address.IsValid() {
+		udp, err = transport.ListenUDP4(ctx, transport.UDP4Config{Local: netip.AddrPortFrom(cfg.Agent.IPv4Address, cfg.DSMIPv6.Port), Queue: 1024})
+		if err != nil {
+			return fmt.Errorf("opening UDP port %d: %w", cfg.DSMIPv6.Port, err)
+		}
+		defer udp.Close()
+		udpC = udp.Packets()
+	}
+	dp, kind, err := openDataplane(ops, cfg, log, udp)
 	if err != nil {
 		return err
 	}
@@ -116,6 +132,7 @@ func Run(ctx context.Context, o Options) error {
 
 	d := &daemon{
 		cfg: cfg, log: log, core: core, dp: dp, dpKind: kind, sender: sender,
+		udp:  udp,
 		dadC: make(chan dadResult, 64), ctlC: make(chan ctlCall), discardLog: newRateLog(10 * time.Second),
 		announcing: map[netip.Addr]context.CancelFunc{},
 		mn:         mn,
@@ -174,6 +191,11 @@ func Run(ctx context.Context, o Options) error {
 				return fmt.Errorf("signalling sockets closed: %v", sig.Err())
 			}
 			d.onSignal(ctx, p)
+		case dg, ok := <-udpC:
+			if !ok {
+				return fmt.Errorf("UDP port %d closed: %v", cfg.DSMIPv6.Port, udp.Err())
+			}
+			d.onDatagram(ctx, dg)
 		case r := <-d.dadC:
 			if r.err != nil && !r.ok {
 				log.Warn("duplicate address detection", "home_address", r.hoa, "err", r.err)
@@ -190,7 +212,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 }
 
-func openDataplane(ops dataplane.NetOps, cfg *config.HA, log *slog.Logger) (dataplane.Backend, string, error) {
+func openDataplane(ops dataplane.NetOps, cfg *config.HA, log *slog.Logger, udp *transport.UDP4) (dataplane.Backend, string, error) {
 	kind := string(cfg.Agent.Dataplane)
 	reason := "configured"
 	if cfg.Agent.Dataplane == config.DataplaneAuto {
@@ -201,7 +223,11 @@ func openDataplane(ops dataplane.NetOps, cfg *config.HA, log *slog.Logger) (data
 	case "kernel":
 		return dataplane.NewKernel(ops, dataplane.KernelOptions{Owner: Owner}), kind, nil
 	default:
-		u, err := dataplane.NewUserspace(ops, dataplane.UserspaceOptions{Owner: Owner, TUNName: "nemo-ha0"})
+		opts := dataplane.UserspaceOptions{Owner: Owner, TUNName: "nemo-ha0"}
+		if udp != nil {
+			opts.UDP = udpSender{udp}
+		}
+		u, err := dataplane.NewUserspace(ops, opts)
 		if err != nil {
 			return nil, "", fmt.Errorf("userspace data plane: %w", err)
 		}
@@ -240,6 +266,7 @@ func (d *daemon) control(cmd string) (any, error) {
 		r := report(time.Now(), d.core.Bindings(), d.core.Counters(), d.dp.Stats(), d.dpKind)
 		r.Counters["rate_limited_source"] = d.limit.droppedSource
 		r.Counters["rate_limited_total"] = d.limit.droppedTotal
+		r.Counters["udp_dropped"] = d.udpDrops
 		if d.mn != nil {
 			for reason, n := range d.mn.Counters() {
 				r.Counters["auth_"+mnha.Reason(reason).String()] = n
@@ -335,7 +362,20 @@ func (d *daemon) sendBA(a ha.SendBA) {
 	}
 	log := d.log.With("to", a.To, "status", a.BA.Status.String(), "seq", a.BA.Sequence, "lifetime", a.BA.Lifetime)
 	if a.Via.IsValid() {
-		log.Warn("BA over UDP/IPv4 is not available in this build yet", "via", a.Via)
+		// RFC 5555 4.2: the BA goes back the way the BU came, to the
+		// outer source as observed (the NAT's public side), from 4191.
+		pkt, err := mh.BuildPacket(mh.Packet{Src: d.cfg.Agent.Address, Dst: a.To, Message: a.BA})
+		if err == nil && d.udp == nil {
+			err = errors.New("no UDP socket")
+		}
+		if err == nil {
+			err = d.udp.Send(a.Via, pkt)
+		}
+		if err != nil {
+			log.Warn("sending BA over UDP failed", "via", a.Via, "err", err)
+			return
+		}
+		log.Info("sent binding acknowledgement over UDP", "via", a.Via, "home_address", a.HomeAddress)
 		return
 	}
 	pkt, err := mh.BuildPacket(mh.Packet{Src: d.cfg.Agent.Address, Dst: a.To, RoutingHome: a.RoutingHome, Message: a.BA})

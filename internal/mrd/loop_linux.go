@@ -16,6 +16,7 @@ import (
 
 	"github.com/nemo-mobility/nemo/config"
 	"github.com/nemo-mobility/nemo/dataplane"
+	"github.com/nemo-mobility/nemo/dhcpv4"
 	"github.com/nemo-mobility/nemo/internal/ctl"
 	"github.com/nemo-mobility/nemo/mh"
 	"github.com/nemo-mobility/nemo/mnha"
@@ -60,6 +61,16 @@ type Daemon struct {
 	ownAddrs map[netip.Addr]string
 	// signer adds the RFC 4285 options to every BU (nil: no [auth]).
 	signer *mnha.Signer
+	// udp is the RFC 5555 registration socket (nil without an IPv4 home
+	// agent address), udpTx its data-plane side.
+	udp   *transport.UDP4
+	udpTx *udpSender
+	// dhcp are the DHCPv4 clients of the uplinks with dhcpv4 = true.
+	dhcp  map[string]*dhcpv4.Client
+	dhcpC chan dhcpEvent
+	// hoa4On is where the IPv4 home address is configured ("" nowhere).
+	hoa4On string
+	hoa4   netip.Prefix
 	// haLLA is the home agents' link-layer addresses on the home link,
 	// learned from their router advertisements (RFC 6275 11.5.5).
 	haLLA map[netip.Addr]net.HardwareAddr
@@ -101,7 +112,20 @@ func Run(ctx context.Context, o Options) error {
 	}
 	removeAddr("lo", cfg.Router.HomeAddress, 128)
 
-	dp, kind, err := openDataplane(ops, cfg, log)
+	// The RFC 5555 registration socket: BUs from IPv4 care-of addresses,
+	// their BAs, and UDP-encapsulated data (one port, one NAT mapping).
+	var udp *transport.UDP4
+	var udpTx *udpSender
+	for _, h := range cfg.HomeAgents {
+		if h.IPv4Address.IsValid() && udp == nil {
+			if udp, err = transport.ListenUDP4(ctx, transport.UDP4Config{Queue: 256}); err != nil {
+				return fmt.Errorf("opening the DSMIPv6 UDP socket: %w", err)
+			}
+			defer udp.Close()
+			udpTx = &udpSender{u: udp}
+		}
+	}
+	dp, kind, err := openDataplane(ops, cfg, log, udpTx)
 	if err != nil {
 		return err
 	}
@@ -137,6 +161,8 @@ func Run(ctx context.Context, o Options) error {
 		},
 		reload:   o.Reload,
 		signer:   signer,
+		udp:      udp,
+		udpTx:    udpTx,
 		ctlC:     make(chan ctlCall),
 		senders:  map[string]*transport.IPv6Sender{},
 		ras:      map[string]*transport.Listener[transport.ICMPv6Packet]{},
@@ -145,14 +171,23 @@ func Run(ctx context.Context, o Options) error {
 		ownAddrs: map[netip.Addr]string{},
 		haLLA:    map[netip.Addr]net.HardwareAddr{},
 		probeC:   make(chan probeResult, 1),
+		dhcp:     map[string]*dhcpv4.Client{},
+		dhcpC:    make(chan dhcpEvent, 16),
 	}
 	for _, u := range cfg.Uplinks {
 		v := newUplinkView(u.Name, u.Interface, u.Priority, u.IPv6)
 		v.homeLink = u.Interface == cfg.Router.HomeLink
+		v.dhcp, v.dhcpTable = u.DHCPv4, int(u.DHCPv4Table)
 		d.st.uplinks[u.Interface] = v
 	}
 	defer d.closeSockets()
 	defer d.removeOwnAddrs()
+	defer d.stopDHCP()
+	defer d.placeHoA4("", netip.Prefix{})
+	var udpC <-chan transport.Datagram
+	if udp != nil {
+		udpC = udp.Packets()
+	}
 	defer d.placeHoA("")
 
 	sig, err := transport.ListenSignal(ctx, transport.SignalConfig{Queue: 64})
@@ -223,6 +258,13 @@ func Run(ctx context.Context, o Options) error {
 		case c := <-d.ctlC:
 			v, err := d.control(c.cmd)
 			c.reply <- ctlReply{v, err}
+		case dg, ok := <-udpC:
+			if !ok {
+				return fmt.Errorf("DSMIPv6 UDP socket closed: %v", udp.Err())
+			}
+			d.onDatagram(ctx, dg)
+		case e := <-d.dhcpC:
+			d.onDHCP(ctx, e)
 		case r := <-d.probeC:
 			d.probing = false
 			log.Debug("home agent link-layer address probe", "interface", r.ifname, "mac", r.mac)
@@ -241,7 +283,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 }
 
-func openDataplane(ops dataplane.NetOps, cfg *config.MRouter, log *slog.Logger) (dataplane.Backend, string, error) {
+func openDataplane(ops dataplane.NetOps, cfg *config.MRouter, log *slog.Logger, udp *udpSender) (dataplane.Backend, string, error) {
 	kind := string(cfg.Router.Dataplane)
 	reason := "configured"
 	if cfg.Router.Dataplane == config.DataplaneAuto {
@@ -252,7 +294,11 @@ func openDataplane(ops dataplane.NetOps, cfg *config.MRouter, log *slog.Logger) 
 	case "kernel":
 		return dataplane.NewKernel(ops, dataplane.KernelOptions{Owner: Owner}), kind, nil
 	default:
-		u, err := dataplane.NewUserspace(ops, dataplane.UserspaceOptions{Owner: Owner, TUNName: "nemo-mr0"})
+		opts := dataplane.UserspaceOptions{Owner: Owner, TUNName: "nemo-mr0"}
+		if udp != nil {
+			opts.UDP = udp
+		}
+		u, err := dataplane.NewUserspace(ops, opts)
 		if err != nil {
 			return nil, "", fmt.Errorf("userspace data plane: %w", err)
 		}
@@ -329,6 +375,7 @@ func (d *Daemon) onLink(ctx context.Context, u netlink.LinkUpdate) {
 	if up {
 		v.up = true
 		d.st.log.Info("uplink up", "uplink", v.name, "interface", v.ifname)
+		d.startDHCP(ctx, v)
 		if v.ipv6 {
 			d.openRA(ctx, v.ifname)
 			d.solicit(v)
@@ -531,10 +578,6 @@ func (d *Daemon) setHANeighbour(ifname string, mac net.HardwareAddr) {
 func (d *Daemon) transmitBU(a mrouter.SendBU) {
 	hoa := d.st.cfg.Router.HomeAddress
 	log := d.st.log.With("seq", a.BU.Sequence, "lifetime", a.BU.Lifetime, "from", a.From, "to", a.To, "uplink", a.Uplink, "reason", a.Reason)
-	if a.UDP {
-		log.Warn("BU over UDP/IPv4 is not available in this build yet")
-		return
-	}
 	if d.signer != nil {
 		signed, err := d.signer.Sign(a)
 		if err != nil {
@@ -542,6 +585,15 @@ func (d *Daemon) transmitBU(a mrouter.SendBU) {
 			return
 		}
 		a = signed
+	}
+	if a.UDP {
+		if err := d.sendBUv4(a); err != nil {
+			log.Warn("sending BU over UDP failed", "err", err)
+			return
+		}
+		d.st.noteBU(time.Now(), a.From)
+		log.Info("sent binding update over UDP", "to_ipv4", a.ToIPv4, "flags", a.BU.Flags)
+		return
 	}
 	pkt, err := buildBUPacket(hoa, a)
 	if err != nil {
@@ -581,6 +633,11 @@ func (d *Daemon) setTunnel(ctx context.Context, t mrouter.SetTunnel) {
 	}
 	d.st.tunnel = &t
 	d.placeHoA("lo")
+	d.placeHoA4("lo", t.IPv4HomeAddress)
+	if d.udpTx != nil && t.Local.Is4() {
+		local := t.Local
+		d.udpTx.src.Store(&local)
+	}
 	if h := d.st.noteRegistered(time.Now(), SetTunnelInfo{Local: t.Local, Uplink: t.Uplink}); h != nil {
 		d.st.log.Info("handover", "care_of", h.CareOf, "uplink", h.Uplink, "usable_to_bu", h.ToBU, "usable_to_ba", h.ToBA)
 	}
@@ -597,6 +654,9 @@ func (d *Daemon) clearTunnel(ctx context.Context, reason string) {
 	d.st.tunnel = nil
 	if d.hoaOn == "lo" {
 		d.placeHoA("")
+	}
+	if d.hoa4On == "lo" {
+		d.placeHoA4("", netip.Prefix{})
 	}
 }
 
@@ -835,4 +895,36 @@ func eui64(p netip.Prefix, mac net.HardwareAddr) netip.Addr {
 func sysctlOn(path string) bool {
 	b, err := os.ReadFile("/proc/sys/" + path)
 	return err == nil && len(b) > 0 && b[0] != '0'
+}
+
+var errNoUDP = errors.New("no DSMIPv6 UDP socket: no home agent has an ipv4_address")
+
+func timeNow() time.Time { return time.Now() }
+
+func (d *Daemon) stopDHCP() {
+	for n, c := range d.dhcp {
+		c.Close() // releases the lease and removes its address, routes and rule
+		delete(d.dhcp, n)
+	}
+}
+
+// placeHoA4 configures the acknowledged IPv4 home address (a /32, or the
+// first address of an acknowledged prefix) on "lo" while away, so packets
+// tunnelled to it are delivered; "" removes it.
+func (d *Daemon) placeHoA4(where string, p netip.Prefix) {
+	if d.hoa4On == where && d.hoa4 == p {
+		return
+	}
+	if d.hoa4On != "" {
+		removeAddr(d.hoa4On, d.hoa4.Addr(), 32)
+	}
+	d.hoa4On, d.hoa4 = "", netip.Prefix{}
+	if where == "" || !p.IsValid() || !p.Addr().Is4() {
+		return
+	}
+	if err := addAddr(where, p.Addr(), 32); err != nil {
+		d.st.log.Error("configuring the IPv4 home address", "on", where, "err", err)
+		return
+	}
+	d.hoa4On, d.hoa4 = where, p
 }

@@ -60,6 +60,10 @@ type uplinkView struct {
 	// homeLink is set for the uplink configured as attached to the home
 	// link ([mrouter] home_link).
 	homeLink bool
+	// dhcp runs the DHCPv4 client on the uplink, with its routes in
+	// dhcpTable.
+	dhcp      bool
+	dhcpTable int
 
 	index   int
 	up      bool // administratively up and carrier present
