@@ -82,3 +82,6 @@ func DAD(context.Context, string, netip.Addr, time.Duration) error { return errN
 
 // isTemporary: nothing is read on this system.
 func isTemporary(error) bool { return false }
+
+// SendGratuitousARP is not supported on this system.
+func SendGratuitousARP(string, netip.Addr) error { return errNotLinux }

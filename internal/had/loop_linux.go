@@ -137,6 +137,9 @@ func Run(ctx context.Context, o Options) error {
 		announcing: map[netip.Addr]context.CancelFunc{},
 		mn:         mn,
 		limit:      newLimiter(cfg.RateLimit.PerSource, cfg.RateLimit.Total),
+		// Forwarding and proxy_ndp go on at start, not with the first
+		// binding: the home agent also routes for routers at home.
+		dpDirty: true,
 	}
 	if mn == nil {
 		log.Warn("no mobile router has an MN-HA key: every Binding Update is accepted without authentication (insecure = true)")
@@ -333,7 +336,7 @@ func (d *daemon) apply(ctx context.Context, acts []ha.Action) {
 			b := a.Binding
 			d.log.Info("binding installed", "home_address", b.HomeAddress, "care_of", b.CareOf, "encap", b.Encap,
 				"prefixes", b.Prefixes, "lifetime", b.Lifetime, "new", !a.Previous.HomeAddress.IsValid())
-			if !a.Previous.HomeAddress.IsValid() || a.Previous.CareOf != b.CareOf {
+			if !a.Previous.HomeAddress.IsValid() || a.Previous.CareOf != b.CareOf || a.Previous.IPv4HomeAddress != b.IPv4HomeAddress {
 				d.announce(ctx, b)
 			}
 		case ha.RemoveBinding:
@@ -414,6 +417,13 @@ func (d *daemon) announce(ctx context.Context, b ha.Binding) {
 			if err := transport.SendNA(ifname, b.HomeAddress, transport.NAOptions{Override: true, Router: b.Router()}); err != nil {
 				log.Warn("unsolicited neighbour advertisement", "home_address", b.HomeAddress, "err", err)
 				return
+			}
+			// The IPv4 home address likewise (RFC 5555 4.5: the home
+			// agent answers ARP for it now).
+			if b.IPv4HomeAddress.IsValid() {
+				if err := transport.SendGratuitousARP(ifname, b.IPv4HomeAddress); err != nil {
+					log.Warn("gratuitous ARP", "ipv4_home_address", b.IPv4HomeAddress, "err", err)
+				}
 			}
 			select {
 			case <-time.After(time.Second):

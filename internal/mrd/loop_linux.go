@@ -68,6 +68,8 @@ type Daemon struct {
 	// dhcp are the DHCPv4 clients of the uplinks with dhcpv4 = true.
 	dhcp  map[string]*dhcpv4.Client
 	dhcpC chan dhcpEvent
+	// homeGW is the IPv4 default route added at home (nil: none).
+	homeGW *netlink.Route
 	// hoa4On is where the IPv4 home address is configured ("" nowhere).
 	hoa4On string
 	hoa4   netip.Prefix
@@ -184,6 +186,7 @@ func Run(ctx context.Context, o Options) error {
 	defer d.removeOwnAddrs()
 	defer d.stopDHCP()
 	defer d.placeHoA4("", netip.Prefix{})
+	defer d.homeIPv4("")
 	var udpC <-chan transport.Datagram
 	if udp != nil {
 		udpC = udp.Packets()
@@ -502,11 +505,13 @@ func (d *Daemon) apply(ctx context.Context, acts []mrouter.Action) {
 			d.st.log.Info("at home", "uplink", a.Uplink, "reason", a.Reason)
 			d.placeHoA(a.Uplink)
 			d.announceHoA(ctx, a.Uplink)
+			d.homeIPv4(a.Uplink)
 		case mrouter.LeftHome:
 			d.st.log.Info("left home", "uplink", a.Uplink, "reason", a.Reason)
 			if d.stopNA != nil {
 				d.stopNA()
 			}
+			d.homeIPv4("")
 			if d.hoaOn == a.Uplink {
 				d.placeHoA("")
 			}
@@ -927,4 +932,68 @@ func (d *Daemon) placeHoA4(where string, p netip.Prefix) {
 		return
 	}
 	d.hoa4On, d.hoa4 = where, p
+}
+
+// homeIPv4 gives the mobile network IPv4 at home (ifname = the home
+// uplink; "" undoes it): the static IPv4 home address on the home uplink,
+// so the home link's routers reach the IPv4 mobile network prefixes through
+// it, and, unless something else installed an IPv4 default route, one via
+// the home agent's IPv4 address (which forwards; the home link's own
+// gateway is not known to us).
+func (d *Daemon) homeIPv4(ifname string) {
+	hoa4 := d.st.cfg.Router.IPv4HomeAddress
+	if !hoa4.IsValid() || hoa4.IsUnspecified() {
+		return
+	}
+	var gw netip.Addr
+	for _, h := range d.st.cfg.HomeAgents {
+		if h.IPv4Address.IsValid() {
+			gw = h.IPv4Address
+			break
+		}
+	}
+	if ifname == "" {
+		if d.hoa4On != "" && d.hoa4On != "lo" {
+			d.placeHoA4("", netip.Prefix{})
+		}
+		if d.homeGW != nil {
+			_ = netlink.RouteDel(d.homeGW)
+			d.homeGW = nil
+		}
+		return
+	}
+	d.placeHoA4(ifname, netip.PrefixFrom(hoa4, 32))
+	// Take the IPv4 home address back from the home agent's proxy ARP.
+	if err := transport.SendGratuitousARP(ifname, hoa4); err != nil {
+		d.st.log.Warn("gratuitous ARP for the IPv4 home address", "err", err)
+	}
+	if !gw.IsValid() || d.homeGW != nil {
+		return
+	}
+	l, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return
+	}
+	if rs, _ := netlink.RouteListFiltered(unix.AF_INET, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE); hasDefault(rs) {
+		return
+	}
+	r := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: gw.AsSlice(), Flags: int(netlink.FLAG_ONLINK),
+		Protocol: netlink.RouteProtocol(dataplane.RouteProtocol), Priority: 4096, Src: hoa4.AsSlice()}
+	if err := netlink.RouteAdd(r); err != nil {
+		d.st.log.Warn("IPv4 default route at home", "via", gw, "err", err)
+		return
+	}
+	d.homeGW = r
+}
+
+func hasDefault(rs []netlink.Route) bool {
+	for _, r := range rs {
+		if r.Dst == nil {
+			return true
+		}
+		if ones, _ := r.Dst.Mask.Size(); ones == 0 {
+			return true
+		}
+	}
+	return false
 }
