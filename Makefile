@@ -33,7 +33,7 @@ CROSS_TARGETS := \
 
 CMDS := mrouter ha
 
-.PHONY: all build cross ipk deps test test-unit test-qemu lint fuzz bench demo clean
+.PHONY: all build cross ipk deps test test-unit test-e2e test-qemu lint fuzz bench demo clean
 
 all: build
 
@@ -76,7 +76,7 @@ lint:
 
 # The test command of the README. Integration tests need root and the tools
 # that .ci/run installs; without them they skip loudly (and fail under CI=true).
-test: deps lint test-unit
+test: deps lint test-unit test-e2e
 
 # The Debian packages the testbed and the tests need (installed if missing).
 deps:
@@ -85,7 +85,12 @@ deps:
 # ./... includes internal/archtest, which runs the mh and ndp tests under
 # qemu-mips-static (big-endian MIPS); `make test-qemu` runs only that.
 test-unit:
-	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -race -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/e2e$$')
+
+# The end-to-end suite: the real daemons in the namespace testbed, with the
+# TESTBED.md matrix printed one line per cell.
+test-e2e:
+	@scripts/e2e.sh
 
 # The wire codecs' tests again on big-endian 32-bit MIPS, under qemu-user.
 test-qemu:
