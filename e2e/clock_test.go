@@ -1,13 +1,17 @@
 package e2e
 
 import (
+	"fmt"
 	"go/ast"
 	"go/importer"
 	"go/parser"
 	"go/token"
 	"go/types"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -35,9 +39,10 @@ import (
 func TestClockWallTimeUses(t *testing.T) {
 	root := ModuleRoot()
 	pkgs := []string{"mrouter", "ha", "mnha", "internal/mrd", "internal/had"}
+	exports, goFiles := exportData(t, root, pkgs)
 	var found []string
 	for _, dir := range pkgs {
-		found = append(found, wallTimeUses(t, root, dir)...)
+		found = append(found, wallTimeUses(t, root, dir, exports, goFiles[dir])...)
 	}
 	sort.Strings(found)
 	for _, f := range found {
@@ -58,7 +63,8 @@ var wallTimeAllowed = map[string]string{
 	// RFC 4285 section 6: the Replay Protection option carries an NTP
 	// timestamp, wall time by definition (the 144 status handles a wrong
 	// clock).
-	"mnha/ntp.go:ntpTimestamp:time.Time.Unix": "RFC 4285 timestamp",
+	"mnha/ntp.go:NTPTime:time.Time.Unix":       "RFC 4285 timestamp",
+	"mnha/ntp.go:NTPTime:time.Time.Nanosecond": "RFC 4285 timestamp",
 }
 
 var (
@@ -69,32 +75,68 @@ var (
 	wallFuncs = []string{"Unix", "UnixMilli", "UnixMicro", "Date", "Parse", "ParseInLocation"}
 )
 
-func wallTimeUses(t *testing.T, root, dir string) []string {
+// exportData maps every package the checked packages depend on to its
+// export data file (built by go list -export, from the build cache).
+func exportData(t *testing.T, root string, pkgs []string) (exports map[string]string, goFiles map[string][]string) {
 	t.Helper()
-	fset := token.NewFileSet()
-	ents, err := os.ReadDir(filepath.Join(root, dir))
-	if err != nil {
-		t.Fatal(err)
+	args := []string{"list", "-export", "-deps", "-f", "{{.ImportPath}}\t{{.Export}}\t{{.Dir}}\t{{join .GoFiles \" \"}}"}
+	for _, p := range pkgs {
+		args = append(args, "./"+p)
 	}
-	var files []*ast.File
-	var names []string
-	for _, e := range ents {
-		n := e.Name()
-		if !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") {
+	cmd := exec.Command(goTool(), args...)
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("go list -export: %v\n%s", err, stderr)
+	}
+	exports, goFiles = map[string]string{}, map[string][]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(l, "\t")
+		if len(f) != 4 {
 			continue
 		}
-		if strings.HasSuffix(strings.TrimSuffix(n, ".go"), "_other") {
-			continue // the non-Linux stubs duplicate the Linux files' names
+		exports[f[0]] = f[1]
+		if rel, err := filepath.Rel(root, f[2]); err == nil && slices.Contains(pkgs, filepath.ToSlash(rel)) {
+			goFiles[filepath.ToSlash(rel)] = strings.Fields(f[3])
 		}
+	}
+	return exports, goFiles
+}
+
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return filepath.Join(runtime.GOROOT(), "bin", "go")
+}
+
+func wallTimeUses(t *testing.T, root, dir string, exports map[string]string, names []string) []string {
+	t.Helper()
+	fset := token.NewFileSet()
+	var files []*ast.File
+	for _, n := range names {
 		f, err := parser.ParseFile(fset, filepath.Join(root, dir, n), nil, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		files = append(files, f)
-		names = append(names, n)
+	}
+	if len(files) == 0 {
+		t.Fatalf("%s: no Go files", dir)
+	}
+	lookup := func(path string) (io.ReadCloser, error) {
+		p, ok := exports[path]
+		if !ok || p == "" {
+			return nil, fmt.Errorf("no export data for %s", path)
+		}
+		return os.Open(p)
 	}
 	info := &types.Info{Uses: map[*ast.Ident]types.Object{}, Selections: map[*ast.SelectorExpr]*types.Selection{}}
-	conf := types.Config{Importer: importer.ForCompiler(fset, "source", nil), Error: func(error) {}}
+	conf := types.Config{Importer: importer.ForCompiler(fset, "gc", lookup)}
 	if _, err := conf.Check(dir, fset, files, info); err != nil {
 		t.Fatalf("type-checking %s: %v", dir, err)
 	}

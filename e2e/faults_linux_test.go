@@ -242,12 +242,16 @@ func mhEvents(t *testing.T, paths ...string) []mhEvent {
 	tshark := testutil.RequireTool(t, "tshark")
 	var evs []mhEvent
 	for _, p := range paths {
-		out, err := exec.Command(tshark, "-n", "-r", p, "-Y", "mip6 && !icmpv6",
+		out, err := exec.Command(tshark, "-n", "-r", p, "-Y", "mipv6 && !icmpv6",
 			"-T", "fields", "-E", "occurrence=f", "-E", "separator=|",
 			"-e", "frame.time_epoch", "-e", "ipv6.src", "-e", "ipv6.dst", "-e", "mip6.mhtype",
 			"-e", "mip6.bu.seqnr", "-e", "mip6.ba.seqnr", "-e", "mip6.ba.status", "-e", "mip6.bu.lifetime").Output()
 		if err != nil {
-			t.Fatalf("tshark %s: %v", p, err)
+			var stderr []byte
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = ee.Stderr
+			}
+			t.Fatalf("tshark %s: %v: %s", p, err, stderr)
 		}
 		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 			if l == "" {
@@ -421,7 +425,7 @@ func captureMH(t *testing.T, s *Scenario) func() []mhEvent {
 
 const (
 	faultTable = "nemofault"
-	faultChain = "fwd"
+	faultChain = "lossy"
 )
 
 // setSignallingLoss drops pct % of the Mobility Header packets CORE

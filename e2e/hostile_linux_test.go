@@ -556,7 +556,7 @@ func TestHostile(t *testing.T) {
 			inner[:10],                 // inner IPv6 header cut short
 			inner[:mh.IPv6HeaderLen+4], // inner header whole, payload cut
 			append(append([]byte(nil), inner[:4]...), append([]byte{0xff, 0xff}, inner[6:]...)...), // payload length past the end
-			{0x45, 0, 0, 20},           // a truncated inner IPv4 header
+			{0x45, 0, 0, 20}, // a truncated inner IPv4 header
 			bytes.Repeat([]byte{0x60}, 1400),
 		}
 		var ls []attack.Line

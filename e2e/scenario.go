@@ -60,6 +60,9 @@ type Settings struct {
 	// FN3IPv4Only turns IPv6 off on the mobile router's FN3 uplink, so FN3
 	// gives it only an IPv4 care-of address without NAT.
 	FN3IPv4Only bool
+	// NATKeepalive is the home agent's NAT Detection refresh time
+	// (default 110s).
+	NATKeepalive string
 }
 
 // The testbed mobile router's RFC 4285 identity.
@@ -95,6 +98,9 @@ func New(tb *testbed.Testbed, bin Binaries, set Settings, logf func(string, ...a
 	if set.Lifetime == "" {
 		set.Lifetime = "60s"
 	}
+	if set.NATKeepalive == "" {
+		set.NATKeepalive = "110s"
+	}
 	s := &Scenario{TB: tb, Bin: bin, Set: set, Logf: logf,
 		HAConf: filepath.Join(tb.RunDir(), "ha.toml"), MRConf: filepath.Join(tb.RunDir(), "mrouter.toml"),
 		HASock: filepath.Join(tb.RunDir(), "ha.sock"), MRSock: filepath.Join(tb.RunDir(), "mrouter.sock"),
@@ -126,6 +132,7 @@ state_dir = %q
 
 [dsmipv6]
 enabled = true
+nat_keepalive = %q
 
 [[mobile_router]]
 home_address = %q
@@ -138,7 +145,7 @@ socket = %q
 
 [log]
 level = "debug"
-`, testbed.HA6, testbed.HA4, testbed.HomePrefix6, testbed.IfHAHome, insecure, s.Set.Dataplane, filepath.Join(s.TB.RunDir(), "ha-state"),
+`, testbed.HA6, testbed.HA4, testbed.HomePrefix6, testbed.IfHAHome, insecure, s.Set.Dataplane, filepath.Join(s.TB.RunDir(), "ha-state"), s.Set.NATKeepalive,
 		testbed.MRHome6, testbed.MNP6, testbed.MRHome4, testbed.MNP4, key, s.HASock)
 }
 
