@@ -416,6 +416,18 @@ const PingInterval = 50 * time.Millisecond
 // 20-per-second ping stream runs from MNN to CN, and waits for the mobile
 // router to reach state with a care-of address in coaIn (any when invalid).
 func (s *Scenario) Move(name string, up, down []string, state string, coaIn netip.Prefix, dst netip.Addr) (MoveResult, error) {
+	return s.move(name, up, down, state, coaIn, dst, false)
+}
+
+// MoveBeforeBreak brings the up uplinks up, waits until the mobile router
+// has registered the new care-of address (the old tunnel carrying traffic
+// meanwhile), and only then takes the down uplinks down: a
+// make-before-break handover, which should lose nothing.
+func (s *Scenario) MoveBeforeBreak(name string, up, down []string, coaIn netip.Prefix, dst netip.Addr) (MoveResult, error) {
+	return s.move(name, up, down, "registered", coaIn, dst, true)
+}
+
+func (s *Scenario) move(name string, up, down []string, state string, coaIn netip.Prefix, dst netip.Addr, mbb bool) (MoveResult, error) {
 	res := MoveResult{Name: name}
 	type pingOut struct {
 		r   testbed.PingResult
@@ -434,9 +446,11 @@ func (s *Scenario) Move(name string, up, down []string, state string, coaIn neti
 			return res, err
 		}
 	}
-	for _, u := range down {
-		if err := s.TB.Uplink(u, false); err != nil {
-			return res, err
+	if !mbb {
+		for _, u := range down {
+			if err := s.TB.Uplink(u, false); err != nil {
+				return res, err
+			}
 		}
 	}
 	st, _, err := s.WaitState(state, coaIn, 20*time.Second)
@@ -445,6 +459,13 @@ func (s *Scenario) Move(name string, up, down []string, state string, coaIn neti
 	if err != nil {
 		<-pc
 		return res, err
+	}
+	if mbb {
+		for _, u := range down {
+			if err := s.TB.Uplink(u, false); err != nil {
+				return res, err
+			}
+		}
 	}
 	if h := st.Handover; h != nil && h.At.After(start) {
 		res.Handover = h

@@ -91,17 +91,29 @@ func run(verbose bool, dataplane string) error {
 		up, down []string
 		state    string
 		coa      netip.Prefix
+		mbb      bool
 	}
+	// The moves of TESTBED.md (FN2 → FN1 → FN3 → home → FN2), plus a
+	// make-before-break switch: FN3 → FN2 with FN2 registered before FN3
+	// goes (FN2 has the higher priority).
 	moves := []move{
-		{"home → FN2 (IPv6-only)", []string{"fn2"}, []string{"home"}, "registered", testbed.FN2Prefix6},
-		{"FN2 → FN3 (make before break)", []string{"fn3"}, []string{"fn2"}, "registered", testbed.FN3Prefix6},
-		{"FN3 → home", []string{"home"}, []string{"fn3"}, "at home", netip.Prefix{}},
-		{"home → FN2 again", []string{"fn2"}, []string{"home"}, "registered", testbed.FN2Prefix6},
+		{"home → FN2 (IPv6 only)", []string{"fn2"}, []string{"home"}, "registered", testbed.FN2Prefix6, false},
+		{"FN2 → FN1 (IPv4 behind NAT)", []string{"fn1"}, []string{"fn2"}, "registered", testbed.FN1Prefix4, false},
+		{"FN1 → FN3 (dual stack)", []string{"fn3"}, []string{"fn1"}, "registered", testbed.FN3Prefix6, false},
+		{"FN3 → FN2 (make before break)", []string{"fn2"}, []string{"fn3"}, "registered", testbed.FN2Prefix6, true},
+		{"FN2 → home", []string{"home"}, []string{"fn2"}, "at home", netip.Prefix{}, false},
+		{"home → FN2 again", []string{"fn2"}, []string{"home"}, "registered", testbed.FN2Prefix6, false},
 	}
 	var results []e2e.MoveResult
 	for _, m := range moves {
 		say("move %s, with a 20/s ping from MNN to CN running", m.name)
-		r, err := s.Move(m.name, m.up, m.down, m.state, m.coa, testbed.CN6)
+		var r e2e.MoveResult
+		var err error
+		if m.mbb {
+			r, err = s.MoveBeforeBreak(m.name, m.up, m.down, m.coa, testbed.CN6)
+		} else {
+			r, err = s.Move(m.name, m.up, m.down, m.state, m.coa, testbed.CN6)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", m.name, err)
 		}
@@ -110,6 +122,11 @@ func run(verbose bool, dataplane string) error {
 		fmt.Println()
 		fmt.Print(s.BindingsTable())
 		fmt.Printf("ping stream: %d/%d replies, longest gap %v\n", r.Ping.Received, r.Ping.Sent, r.Gap)
+		p4, err := tb.Ping(testbed.NodeMNN, testbed.CN4.String(), 5, 100*time.Millisecond)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("IPv4 from the mobile network too: ping MNN %v → CN %v: %d/%d replies\n", testbed.MNN4, testbed.CN4, p4.Received, p4.Sent)
 	}
 	say("figures")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
@@ -125,7 +142,10 @@ func run(verbose bool, dataplane string) error {
 	fmt.Println(strings.TrimSpace(`
 USABLE→BA on a first registration includes the home agent's 1 s duplicate
 address detection for the home address (RFC 6275 10.3.1); on a move with a
-binding in place it is one round trip.`))
+binding in place it is one round trip. On FN1 the gap is dominated by the
+DHCPv4 exchange after the uplink comes up (the care-of address is usable
+only with the lease); the make-before-break switch keeps the old tunnel
+until the new binding is acknowledged.`))
 	return nil
 }
 
