@@ -13,10 +13,13 @@ const (
 	NodeAR3  = "ar3"  // dual-stack access router in front of FN3, no NAT
 	NodeMR   = "mr"   // mobile router
 	NodeMNN  = "mnn"  // mobile network node
+	// NodeAttacker is a host on its own link to CORE, for the hostile-input
+	// suite: it reaches every node through CORE like any internet host.
+	NodeAttacker = "attacker"
 )
 
 // Nodes lists every node of the testbed in build order.
-var Nodes = []string{NodeCN, NodeCore, NodeSW, NodeHA, NodeAR1, NodeAR2, NodeAR3, NodeMR, NodeMNN}
+var Nodes = []string{NodeCN, NodeCore, NodeSW, NodeHA, NodeAR1, NodeAR2, NodeAR3, NodeMR, NodeMNN, NodeAttacker}
 
 // Interface names. Every interface lives in exactly one of the testbed's
 // namespaces, so the names are the same in every run.
@@ -44,6 +47,8 @@ const (
 	IfMRFN3    = "mr-fn3"    // MR's uplink on FN3
 	IfMRLAN    = "mr-lan"    // MR on the mobile network
 	IfMNNLAN   = "mnn-lan"   // MNN on the mobile network
+	IfCoreAtk  = "core-atk"  // CORE on the attacker's link
+	IfAtkCore  = "atk-core"  // the attacker's link to CORE
 )
 
 // Uplink names accepted by Testbed.Uplink, mapped to the MR's interface.
@@ -131,4 +136,14 @@ var (
 	AR3FN34      = netip.MustParseAddr("192.0.2.1")
 	FN3PoolStart = netip.MustParseAddr("192.0.2.100")
 	FN3PoolEnd   = netip.MustParseAddr("192.0.2.126")
+
+	// AttackerPrefix6 and AttackerPrefix4 are the attacker link's
+	// prefixes; CoreAtk6/CoreAtk4 are CORE on it, Attacker6/Attacker4 the
+	// attacker. Spoofed sources of the hostile suite stay inside them.
+	AttackerPrefix6 = netip.MustParsePrefix("2001:db8:a::/64")
+	AttackerPrefix4 = netip.MustParsePrefix("203.0.113.192/27")
+	CoreAtk6        = netip.MustParseAddr("2001:db8:a::1")
+	CoreAtk4        = netip.MustParseAddr("203.0.113.193")
+	Attacker6       = netip.MustParseAddr("2001:db8:a::66")
+	Attacker4       = netip.MustParseAddr("203.0.113.194")
 )

@@ -196,7 +196,8 @@ func NewContext(ctx context.Context, opts Options) (*Testbed, error) {
 }
 
 // NS returns the network namespace name of a node ("cn", "core", "sw",
-// "ha", "ar1", "ar2", "ar3", "mr", "mnn"), or "" for an unknown node.
+// "ha", "ar1", "ar2", "ar3", "mr", "mnn", "attacker"), or "" for an
+// unknown node.
 func (tb *Testbed) NS(node string) string {
 	if !slices.Contains(Nodes, node) {
 		return ""
@@ -415,6 +416,7 @@ var veths = []veth{
 	{NodeAR2, IfAR2FN2, NodeMR, IfMRFN2},
 	{NodeAR3, IfAR3FN3, NodeMR, IfMRFN3},
 	{NodeMR, IfMRLAN, NodeMNN, IfMNNLAN},
+	{NodeCore, IfCoreAtk, NodeAttacker, IfAtkCore},
 }
 
 func (tb *Testbed) makeLinks() error {
@@ -494,6 +496,10 @@ func addressPlan() []ifAddr {
 		{NodeMR, IfMRLAN, pfx(MRLAN4, MNP4.Bits())},
 		{NodeMNN, IfMNNLAN, pfx(MNN6, 64)},
 		{NodeMNN, IfMNNLAN, pfx(MNN4, MNP4.Bits())},
+		{NodeCore, IfCoreAtk, pfx(CoreAtk6, AttackerPrefix6.Bits())},
+		{NodeCore, IfCoreAtk, pfx(CoreAtk4, AttackerPrefix4.Bits())},
+		{NodeAttacker, IfAtkCore, pfx(Attacker6, AttackerPrefix6.Bits())},
+		{NodeAttacker, IfAtkCore, pfx(Attacker4, AttackerPrefix4.Bits())},
 	}
 }
 
@@ -564,6 +570,8 @@ func (tb *Testbed) addRoutes() error {
 		r4(NodeAR3, "default", CoreAR34, IfAR3Core),
 		r6(NodeMNN, "default", MRLAN6, IfMNNLAN),
 		r4(NodeMNN, "default", MRLAN4, IfMNNLAN),
+		r6(NodeAttacker, "default", CoreAtk6, IfAtkCore),
+		r4(NodeAttacker, "default", CoreAtk4, IfAtkCore),
 	}
 	if tb.opts.NoNAT {
 		routes = append(routes, r4(NodeCore, FN1Prefix4.String(), AR1Public4, IfCoreAR1))

@@ -127,6 +127,15 @@ func TestTestbed(t *testing.T) {
 		}
 	})
 
+	t.Run("AttackerReachesHAAndCN", func(t *testing.T) {
+		// The attacker is an internet host: CORE routes it to the home
+		// link and to the correspondent, both families.
+		allReplies(t, tb, NodeAttacker, HA6.String())
+		allReplies(t, tb, NodeAttacker, HA4.String())
+		allReplies(t, tb, NodeAttacker, CN6.String())
+		allReplies(t, tb, NodeAttacker, CN4.String())
+	})
+
 	t.Run("MNNReachesMR", func(t *testing.T) {
 		allReplies(t, tb, NodeMNN, MRLAN6.String())
 		allReplies(t, tb, NodeMNN, MRLAN4.String())
