@@ -172,6 +172,7 @@ type Counters struct {
 	BAAuthFailed    uint64 // dropped by Config.Auth
 	Resyncs         uint64 // status 135
 	BEReceived      uint64
+	BEIgnored       uint64 // status 2 while nothing was awaited, or for an acknowledged binding
 	BRRReceived     uint64
 	ICMPErrors      uint64
 	Failovers       uint64 // moves to another home agent

@@ -69,6 +69,9 @@ func (a *attempt) find(seq uint16) (sentBU, bool) {
 
 // entry is the binding update list entry of one home agent.
 type entry struct {
+	// acked is set once this home agent has accepted a Binding Update of
+	// ours: it understands them, so a Binding Error 2 from it is forged.
+	acked    bool
 	ha       HomeAgent
 	seq      uint16 // next sequence number
 	lastSeq  uint16
@@ -194,6 +197,15 @@ func (c *Core) HandleBE(now time.Time, from netip.Addr, be mh.BindingError) []Ac
 				c.note = fmt.Sprintf("home agent %v has no binding for us (Binding Error %v): registering again", from, be.Status)
 			}
 		case mh.BEUnrecognizedMHType:
+			// RFC 6275 11.3.6: ignored unless an answer is awaited. And
+			// Binding Errors carry no authentication: one never ends a
+			// binding this home agent has acknowledged (it evidently
+			// understands Binding Updates), or a spoofed one would be a
+			// remote denial of service.
+			if e.att == nil || e.att.count == 0 || e.bound || e.acked {
+				c.counters.BEIgnored++
+				break
+			}
 			e.att = nil
 			e.holdUntil = now.Add(c.cfg.FatalHold)
 			e.failReason = fmt.Sprintf("home agent %v does not recognise Binding Updates (Binding Error %v)", from, be.Status)
@@ -862,6 +874,7 @@ func (c *Core) handleBA(now time.Time, info BAInfo, acts *[]Action) {
 		return
 	}
 	c.counters.BAAccepted++
+	e.acked = true
 	if ba.Flags&mh.BAFlagR == 0 {
 		// RFC 3963 5.3: no mobile router support; deregister there first.
 		e.bound = false

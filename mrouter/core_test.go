@@ -905,13 +905,34 @@ func TestBindingErrors(t *testing.T) {
 	if s := sends(h.record(h.c.HandleBE(h.now, ha1, mh.BindingError{Status: 1, HomeAddress: coaLTE}))); len(s) != 0 {
 		t.Fatal("BE for someone else's home address acted on")
 	}
-	// BE 2: this home agent does not understand BUs: use the next.
+	// BE 2 for an acknowledged binding (Binding Errors are not
+	// authenticated): ignored, the binding stays (RFC 6275 11.3.6).
+	n := len(h.sent)
 	h.record(h.c.HandleBE(h.now, ha1, mh.BindingError{Status: mh.BEUnrecognizedMHType}))
 	h.advance(2 * time.Second)
-	if l := h.lastSend(); l.To != ha2 {
+	if st := h.c.Status(h.now); len(h.sent) != n || st.State != "registered" || st.Counters.BEIgnored != 1 {
+		t.Fatalf("BE 2 for an acknowledged binding acted on: state %q, %d new BUs, ignored %d", st.State, len(h.sent)-n, st.Counters.BEIgnored)
+	}
+
+	// The same after a forged BE 1 made the router register afresh: this
+	// home agent has accepted our BUs before, so BE 2 is forged too.
+	h.record(h.c.HandleBE(h.now, ha1, mh.BindingError{Status: mh.BEUnknownBindingForHoA, HomeAddress: hoa}))
+	h.record(h.c.HandleBE(h.now, ha1, mh.BindingError{Status: mh.BEUnrecognizedMHType}))
+	h.advance(2 * time.Second)
+	if l := h.lastSend(); l.To != ha1 {
+		t.Fatalf("BE 1 then BE 2 from a home agent that accepted us moved us away: %+v", l)
+	}
+
+	// BE 2 while a first registration awaits its answer: this home agent
+	// does not understand BUs: use the next.
+	h2 := newHarness(t, twoHAConfig())
+	h2.uplink(Uplink{Name: "wan", Up: true, CoA6: coaWAN})
+	h2.record(h2.c.HandleBE(h2.now, ha1, mh.BindingError{Status: mh.BEUnrecognizedMHType}))
+	h2.advance(2 * time.Second)
+	if l := h2.lastSend(); l.To != ha2 {
 		t.Fatalf("BE 2: %+v", l)
 	}
-	if st := h.c.Status(h.now); !strings.Contains(st.Note, "does not recognise") {
+	if st := h2.c.Status(h2.now); !strings.Contains(st.Note, "does not recognise") {
 		t.Errorf("note %q", st.Note)
 	}
 }

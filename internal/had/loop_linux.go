@@ -56,6 +56,9 @@ type daemon struct {
 	dpDirty bool
 	// discardLog rate-limits the log of silently discarded BUs.
 	discardLog *rateLog
+	// outbox holds the BAs and BEs to send after the next data-plane
+	// update.
+	outbox []ha.Action
 	// udp is the port-4191 socket (nil without DSMIPv6); udpDrops counts
 	// datagrams that were neither signalling nor data.
 	udp      *transport.UDP4
@@ -170,9 +173,12 @@ func Run(ctx context.Context, o Options) error {
 	saveTimer := time.NewTimer(time.Hour)
 	defer saveTimer.Stop()
 	for {
+		// A burst of packets costs one data-plane update, and every BA
+		// leaves only after the forwarding it acknowledges is in place.
 		if d.dpDirty {
 			d.syncDataplane()
 		}
+		d.flush()
 		if d.stateDirty && !d.saveArmed {
 			// Coalesce: at most one write per saveEvery.
 			saveTimer.Reset(max(0, saveEvery-time.Since(d.lastSave)))
@@ -212,7 +218,41 @@ func Run(ctx context.Context, o Options) error {
 		case <-o.HUP:
 			d.doReload(ctx, o.Reload)
 		}
+	drain:
+		for i := 0; i < maxBatch; i++ {
+			select {
+			case p, ok := <-sig.Packets():
+				if !ok {
+					break drain
+				}
+				d.onSignal(ctx, p)
+			case dg, ok := <-udpC:
+				if !ok {
+					break drain
+				}
+				d.onDatagram(ctx, dg)
+			default:
+				break drain
+			}
+		}
 	}
+}
+
+// maxBatch bounds the packets handled between two data-plane updates.
+const maxBatch = 256
+
+// flush sends the queued Binding Acknowledgements and Errors.
+func (d *daemon) flush() {
+	for _, a := range d.outbox {
+		switch a := a.(type) {
+		case ha.SendBA:
+			d.sendBA(a)
+		case ha.SendBE:
+			d.sendBE(a)
+		}
+	}
+	clear(d.outbox)
+	d.outbox = d.outbox[:0]
 }
 
 func openDataplane(ops dataplane.NetOps, cfg *config.HA, log *slog.Logger, udp *transport.UDP4) (dataplane.Backend, string, error) {
@@ -317,18 +357,8 @@ func (d *daemon) onSignal(ctx context.Context, r transport.Received) {
 func (d *daemon) apply(ctx context.Context, acts []ha.Action) {
 	for _, a := range acts {
 		switch a := a.(type) {
-		case ha.SendBA:
-			d.sendBA(a)
-		case ha.SendBE:
-			pkt, err := mh.BuildPacket(mh.Packet{Src: d.cfg.Agent.Address, Dst: a.To, Message: a.BE})
-			if err == nil {
-				err = d.sender.Send(pkt)
-			}
-			if err != nil {
-				d.log.Warn("sending binding error", "to", a.To, "err", err)
-			} else {
-				d.log.Info("sent binding error", "to", a.To, "status", a.BE.Status, "home_address", a.BE.HomeAddress)
-			}
+		case ha.SendBA, ha.SendBE:
+			d.outbox = append(d.outbox, a)
 		case ha.StartDAD:
 			d.startDAD(ctx, a)
 		case ha.InstallBinding:
@@ -343,9 +373,9 @@ func (d *daemon) apply(ctx context.Context, acts []ha.Action) {
 			d.stopAnnouncing(a.Binding.HomeAddress)
 			d.dpDirty = true
 			d.stateDirty = true
+			// Interception stops (RFC 6275 10.3.2) with the data-plane
+			// update that precedes the BA.
 			d.log.Info("binding removed", "home_address", a.Binding.HomeAddress, "care_of", a.Binding.CareOf)
-			// Stop intercepting at once (RFC 6275 10.3.2).
-			d.syncDataplane()
 		case ha.BindingsChanged:
 			d.stateDirty = true
 		case ha.Discarded:
@@ -378,7 +408,7 @@ func (d *daemon) sendBA(a ha.SendBA) {
 			log.Warn("sending BA over UDP failed", "via", a.Via, "err", err)
 			return
 		}
-		log.Info("sent binding acknowledgement over UDP", "via", a.Via, "home_address", a.HomeAddress)
+		d.logBA(log, a, "sent binding acknowledgement over UDP", "via", a.Via)
 		return
 	}
 	pkt, err := mh.BuildPacket(mh.Packet{Src: d.cfg.Agent.Address, Dst: a.To, RoutingHome: a.RoutingHome, Message: a.BA})
@@ -390,7 +420,19 @@ func (d *daemon) sendBA(a ha.SendBA) {
 		log.Warn("sending BA failed", "err", err)
 		return
 	}
-	log.Info("sent binding acknowledgement", "home_address", a.HomeAddress)
+	d.logBA(log, a, "sent binding acknowledgement")
+}
+
+// logBA logs a sent BA: acceptances at debug level (a fleet refreshes all
+// the time), refusals at info but rate-limited, so a flood of forged BUs
+// (each drawing a 146) cannot grow the log without bound.
+func (d *daemon) logBA(log *slog.Logger, a ha.SendBA, msg string, args ...any) {
+	args = append(args, "home_address", a.HomeAddress)
+	if a.BA.Status.Accepted() {
+		log.Debug(msg, args...)
+		return
+	}
+	d.discardLog.log(log, a.To, msg, args...)
 }
 
 // syncDataplane makes the data plane equal to the binding cache.
@@ -499,4 +541,16 @@ func (d *daemon) save() {
 	}
 	d.stateDirty = false
 	d.lastSave = time.Now()
+}
+
+func (d *daemon) sendBE(a ha.SendBE) {
+	pkt, err := mh.BuildPacket(mh.Packet{Src: d.cfg.Agent.Address, Dst: a.To, Message: a.BE})
+	if err == nil {
+		err = d.sender.Send(pkt)
+	}
+	if err != nil {
+		d.log.Warn("sending binding error", "to", a.To, "err", err)
+		return
+	}
+	d.discardLog.log(d.log, a.To, "sent binding error", "to", a.To, "status", a.BE.Status, "home_address", a.BE.HomeAddress)
 }

@@ -1,7 +1,10 @@
 package had
 
 import (
+	"bytes"
+	"log/slog"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,5 +63,19 @@ func TestLimiterFloodDoesNotStarveRegistered(t *testing.T) {
 	}
 	if len(l.perSrc) > maxSources {
 		t.Fatalf("per-source table grew to %d", len(l.perSrc))
+	}
+}
+
+func TestRateLogBoundedUnderRandomSources(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(slog.NewTextHandler(&buf, nil))
+	r := newRateLog(10 * time.Second)
+	for i := 0; i < 100000; i++ {
+		b := [16]byte{0x20, 0x01, 0x0d, 0xb8}
+		b[12], b[13], b[14] = byte(i>>16), byte(i>>8), byte(i)
+		r.log(l, netip.AddrFrom16(b), "dropped")
+	}
+	if n := strings.Count(buf.String(), "\n"); n > globalBurst+globalRate {
+		t.Fatalf("%d log lines for a burst of 100,000 packets from distinct sources", n)
 	}
 }
