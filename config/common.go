@@ -23,8 +23,10 @@ const (
 	maxKeyLen = 1024
 	// maxKeyFileSize bounds what is read from a key_file.
 	maxKeyFileSize = 4096
-	// maxConfigSize bounds the configuration file itself.
-	maxConfigSize = 1 << 20
+	// maxConfigSize bounds the configuration file itself: a home agent
+	// serving a fleet of 100,000 mobile routers, one [[mobile_router]]
+	// table each (about 175 bytes), needs some 18 MB.
+	maxConfigSize = 64 << 20
 	// minSPI is the first Mobility SPI not reserved (RFC 4285 section 5.1).
 	minSPI = 256
 	// maxNAILen is the longest NAI the Mobile Node Identifier option can
