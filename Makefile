@@ -33,7 +33,7 @@ CROSS_TARGETS := \
 
 CMDS := mrouter ha
 
-.PHONY: all build cross ipk deps test test-unit test-e2e test-qemu lint fuzz bench demo clean
+.PHONY: all build cross ipk deps test test-unit test-e2e bench bench-go bench-system test-qemu lint fuzz bench demo clean
 
 all: build
 
@@ -105,8 +105,16 @@ fuzz:
 	  done; \
 	done
 
-bench:
+# Benchmarks: the Go micro-benchmarks, then the system figures of
+# BENCHMARKS.md (the home agent under a generated fleet, the tunnel
+# against plain routing, binary sizes; root).
+bench: bench-go bench-system
+
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench-system:
+	scripts/bench.sh
 
 # The main job: the namespace testbed with the real daemons (root).
 demo: deps
