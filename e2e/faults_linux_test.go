@@ -64,7 +64,14 @@ func registeredAt(t *testing.T, set Settings, uplinks []string, coaIn netip.Pref
 	if err := s.StartMR(); err != nil {
 		t.Fatal(err)
 	}
-	if _, took, err := s.WaitState("registered", coaIn, 30*time.Second); err != nil {
+	if os.Getenv("NEMO_E2E_LOGS") != "" {
+		// Registered after NewT's cleanup, so it runs before the testbed
+		// (and its run dir) goes.
+		t.Cleanup(func() {
+			t.Logf("mrouter log:\n%s\nha log:\n%s", s.MRProc.Log(), s.HAProc.Log())
+		})
+	}
+	if _, took, err := waitRegistered(s, coaIn, 30*time.Second); err != nil {
 		t.Fatal(err)
 	} else {
 		t.Logf("registered (care-of in %v) %v after the start", coaIn, took)
@@ -73,6 +80,33 @@ func registeredAt(t *testing.T, set Settings, uplinks []string, coaIn netip.Pref
 		t.Fatal(err)
 	}
 	return s
+}
+
+// waitRegistered waits until the mobile router is registered with a
+// care-of address in coaIn AND its tunnel runs from that address. The
+// status alone is not enough: while a move is outstanding the mobile router
+// reports state "registered" (the old binding is still valid) with the NEW
+// care-of address (mrouter.Core.Status shows the attempt's target), before
+// any BA for it arrived.
+func waitRegistered(s *Scenario, coaIn netip.Prefix, timeout time.Duration) (mrd.StatusReport, time.Duration, error) {
+	start := time.Now()
+	var last mrd.StatusReport
+	for time.Since(start) < timeout {
+		st, err := s.Status()
+		if err == nil {
+			last = st
+			if st.Binding.State == "registered" && coaIn.Contains(st.Binding.CareOf) &&
+				st.Tunnel != nil && st.Tunnel.Local == st.Binding.CareOf {
+				return st, time.Since(start), nil
+			}
+		}
+		if s.MRProc != nil && s.MRProc.Exited() {
+			return last, time.Since(start), fmt.Errorf("mrouter exited:\n%s", tail(s.MRProc.Log(), 30))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return last, time.Since(start), fmt.Errorf("%w waiting for a registration with care-of in %v and its tunnel: state %q care-of %v tunnel %+v",
+		ErrTimeout, coaIn, last.Binding.State, last.Binding.CareOf, last.Tunnel)
 }
 
 // pingAsync starts a 20/s ping stream MNN→CN of count packets.
@@ -293,6 +327,7 @@ type buAttempt struct {
 	Times []time.Time
 	Seqs  []int
 	Acked bool
+	AckAt time.Time // when the acknowledging BA passed
 }
 
 // attempts groups the mobile router's BUs (sent from an address in one of
@@ -314,6 +349,7 @@ func attempts(evs []mhEvent, coaIn ...netip.Prefix) []buAttempt {
 			cur.Seqs = append(cur.Seqs, e.Seq)
 		case e.Type == 6 && fromMR(e.Dst) && cur != nil && slices.Contains(cur.Seqs, e.Seq):
 			cur.Acked = true
+			cur.AckAt = e.At
 			cur = nil
 		}
 	}
@@ -361,7 +397,7 @@ func checkBackoff(t *testing.T, label string, as []buAttempt) int {
 			}
 			want = min(2*want, maxBindack)
 		}
-		t.Logf("%s: attempt %d from %v: %d BUs, gaps %v, acked %v", label, i, a.Src, len(a.Times), gaps, a.Acked)
+		t.Logf("%s: attempt %d from %v at %s: %d BUs, gaps %v, acked %v", label, i, a.Src, a.Times[0].Format("15:04:05.000"), len(a.Times), gaps, a.Acked)
 	}
 	return n
 }
@@ -484,6 +520,7 @@ func TestFaultSignallingLoss(t *testing.T) {
 				if cur == "fn3" {
 					next = "fn2"
 				}
+				up := time.Now()
 				if err := s.TB.Uplink(next, true); err != nil {
 					t.Fatal(err)
 				}
@@ -494,26 +531,36 @@ func TestFaultSignallingLoss(t *testing.T) {
 				}
 				// 50 % each way leaves a quarter of the exchanges whole: a
 				// long run of failures at 32 s each is possible.
-				st, _, err := s.WaitState("registered", prefixes[next], 10*time.Minute)
+				st, _, err := waitRegistered(s, prefixes[next], 10*time.Minute)
 				if err != nil {
 					t.Fatalf("trial %d (%s→%s): %v", i, cur, next, err)
 				}
 				d := time.Since(start)
 				took = append(took, d)
-				if h := st.Handover; h != nil && h.CareOf == st.Binding.CareOf {
+				if h := st.Handover; h != nil && h.CareOf == st.Binding.CareOf && h.At.After(up) {
 					toBA = append(toBA, time.Duration(h.ToBANs))
 				}
+				t.Logf("trial %d: %s up at %s, %s down at %s, registered at %s", i, next, up.Format("15:04:05.000"), cur, start.Format("15:04:05.000"), time.Now().Format("15:04:05.000"))
 				cur = next
 			}
 			after := mustStatus(t, s).Binding.Counters
 			evs := stopCap()
 			med, worst := durStats(took)
 			bmed, bworst := durStats(toBA)
-			t.Logf("loss %d%%: %d trials; old uplink down → registered: median %v worst %v; daemon usable→BA: median %v worst %v",
+			t.Logf("loss %d%%: %d trials; new uplink usable → registered (BA and tunnel): median %v worst %v; daemon usable→BA: median %v worst %v",
 				pct, trials, med.Round(time.Millisecond), worst.Round(time.Millisecond), bmed.Round(time.Millisecond), bworst.Round(time.Millisecond))
 			t.Logf("loss %d%%: completion times %v", pct, roundAll(took))
 			as := attempts(evs, testbed.FN2Prefix6, testbed.FN3Prefix6)
 			n := checkBackoff(t, fmt.Sprintf("loss %d%%", pct), as)
+			var wire []time.Duration
+			for _, a := range as {
+				if a.Acked {
+					wire = append(wire, a.AckAt.Sub(a.Times[0]))
+				}
+			}
+			wmed, wworst := durStats(wire)
+			t.Logf("loss %d%%: on the wire, first BU → acknowledging BA over %d acknowledged attempts: median %v worst %v",
+				pct, len(wire), wmed.Round(time.Millisecond), wworst.Round(time.Millisecond))
 			peak, at := maxPerSecond(evs, testbed.FN2Prefix6, testbed.FN3Prefix6)
 			t.Logf("loss %d%%: %d BUs captured, status counters BUSent +%d retransmissions +%d rate-deferred +%d; %d MH packets dropped so far; peak %d BUs in a second (at %v)",
 				pct, n, after.BUSent-before.BUSent, after.Retransmissions-before.Retransmissions,
@@ -657,7 +704,7 @@ func TestFaultMRKill(t *testing.T) {
 	if err := s.StartMR(); err != nil {
 		t.Fatal(err)
 	}
-	st, _, err := s.WaitState("registered", testbed.FN2Prefix6, 30*time.Second)
+	st, _, err := waitRegistered(s, testbed.FN2Prefix6, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -729,7 +776,7 @@ func TestFaultUplinkFlap(t *testing.T) {
 				}
 			}
 			end := time.Now()
-			st, took, err := s.WaitState("registered", testbed.FN2Prefix6, 60*time.Second)
+			st, took, err := waitRegistered(s, testbed.FN2Prefix6, 60*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -817,7 +864,7 @@ func TestFaultHAGone(t *testing.T) {
 	if err := s.StartHA(); err != nil {
 		t.Fatal(err)
 	}
-	st, _, err := s.WaitState("registered", testbed.FN2Prefix6, 70*time.Second)
+	st, _, err := waitRegistered(s, testbed.FN2Prefix6, 70*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -867,7 +914,7 @@ func TestFaultClockOffset4285(t *testing.T) {
 			if err := s.waitSocket(p, func() error { _, err := s.Status(); return err }); err != nil {
 				t.Fatal(err)
 			}
-			st, took, err := s.WaitState("registered", testbed.FN2Prefix6, 60*time.Second)
+			st, took, err := waitRegistered(s, testbed.FN2Prefix6, 60*time.Second)
 			if err != nil {
 				t.Fatalf("clock offset %s: %v", off, err)
 			}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 import (
@@ -25,7 +27,7 @@ const (
 	envExpectBackend = "NEMO_E2E_EXPECT_BACKEND"
 	// vmThroughputBytes is the size of the transfers whose rate is
 	// reported (relative figures; TCG is slow).
-	vmThroughputBytes = 4 << 20
+	vmThroughputBytes = 8 << 20
 )
 
 // vmResult prints one result line for test/vm/run.sh to collect from the
@@ -97,8 +99,10 @@ func throughput(t *testing.T, s *Scenario) float64 {
 // CONFIG_IPV6_MIP6. It prints one "matrix backend=… inner=v6 outer=…" line
 // per cell, the TCP throughput at home (plain routing) and through the
 // tunnel, and checks that the backend in use is the expected one (with the
-// kernel backend: an ip6tnl link at both ends), that the return home
-// removes the tunnel, and that nothing is left after the daemons exit.
+// kernel backend: an ip6tnl link at both ends), that both daemons recover
+// from kill -9 (the restarted ones clean up and register again), that the
+// return home removes the tunnel, and that nothing is left after the
+// daemons exit.
 func TestVMMatrix(t *testing.T) {
 	dp := os.Getenv(envDataplane)
 	if dp == "" {
@@ -108,7 +112,18 @@ func TestVMMatrix(t *testing.T) {
 	if want == "" {
 		want = dp
 	}
-	cells := []string{"home", "v6"}
+	cells := []string{"home", "v6", "crash"}
+	// "auto" cells are reported apart from the backend matrix, with the
+	// backend the probe had to choose.
+	matrix := "matrix backend=" + dp
+	if dp == "auto" {
+		matrix = "auto chose=" + want
+	}
+	label := map[string]string{
+		"home":  matrix + " inner=v6 outer=home",
+		"v6":    matrix + " inner=v6 outer=v6",
+		"crash": "case backend=" + dp + " kill-9-both-daemons-and-restart",
+	}
 	res := map[string]string{}
 	defer func() {
 		for _, c := range cells {
@@ -116,7 +131,7 @@ func TestVMMatrix(t *testing.T) {
 			if r == "" {
 				r = "fail (not reached)"
 			}
-			vmResult("matrix backend=%s inner=v6 outer=%s: %s", dp, c, r)
+			vmResult("%s: %s", label[c], r)
 		}
 	}()
 	// cell runs f as one cell; a failing cell fails the test, and the
@@ -158,6 +173,20 @@ func TestVMMatrix(t *testing.T) {
 		if br.Dataplane != want {
 			t.Errorf("home agent uses the %q data plane, want %q", br.Dataplane, want)
 		}
+		// Each daemon logs its choice and, for "auto", the probe's reason.
+		for _, p := range []*testbed.Proc{s.HAProc, s.MRProc} {
+			line := ""
+			for _, l := range strings.Split(p.Log(), "\n") {
+				if strings.Contains(l, `msg="data plane chosen"`) {
+					line = l
+					break
+				}
+			}
+			if !strings.Contains(line, "backend="+want) || (dp == "auto" && !strings.Contains(line, "reason=")) {
+				t.Errorf("%s: data plane log line %q, want backend=%s with a reason", filepath.Base(p.Argv()[0]), line, want)
+			}
+			t.Logf("%s: %s", filepath.Base(p.Argv()[0]), line)
+		}
 		traffic(t, s, "home", false)
 		plain = throughput(t, s)
 	})
@@ -197,6 +226,48 @@ func TestVMMatrix(t *testing.T) {
 
 	vmResult("figure backend=%s tcp MNN->CN %d MB: plain routing %.1f Mbit/s, tunnel %.1f Mbit/s (%.0f%% of plain)",
 		dp, vmThroughputBytes>>20, plain, tunnelled, 100*tunnelled/plain)
+
+	// Crash safety: kill -9 both daemons while a ping stream runs, start
+	// them again: they must remove what the crashed run left (one tunnel
+	// link per node afterwards, not two) and re-establish the binding.
+	cell("crash", func(t *testing.T) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.TB.Ping(testbed.NodeMNN, testbed.CN6.String(), 40, PingInterval)
+		}()
+		time.Sleep(500 * time.Millisecond)
+		if err := s.HAProc.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.MRProc.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		for _, node := range []string{testbed.NodeMR, testbed.NodeHA} {
+			t.Logf("%s after kill -9: links %v", node, tunnelLinks(t, s, node))
+		}
+		if err := s.StartHA(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.StartMR(); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if _, _, err := s.WaitState("registered", testbed.FN2Prefix6, 40*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.WaitBinding(testbed.FN2Prefix6, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("registered again %v after the restart", time.Since(start))
+		for _, node := range []string{testbed.NodeMR, testbed.NodeHA} {
+			if links := tunnelLinks(t, s, node); len(links) != 1 {
+				t.Errorf("%s after the restart: links of ours %v, want exactly one", node, links)
+			}
+		}
+		traffic(t, s, "FN2 after the restart", true)
+	})
 
 	// Return home: the binding, the tunnel and its routes go.
 	if err := tb.Uplink("home", true); err != nil {

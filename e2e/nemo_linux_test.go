@@ -3,11 +3,13 @@ package e2e
 import (
 	"net/netip"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nemo-mobility/nemo/internal/testutil"
 	"github.com/nemo-mobility/nemo/testbed"
 )
 
@@ -135,7 +137,12 @@ func TestHomeRegistrationIPv6(t *testing.T) {
 	}
 	traffic(t, s, "home", false)
 
-	// Home → FN2 (IPv6 care-of address).
+	// Home → FN2 (IPv6 care-of address). The signalling is captured on
+	// the home link for an independent decoder.
+	capt, err := tb.Capture(testbed.NodeCore, testbed.IfCoreHome, "ip6")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := tb.Uplink("fn2", true); err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +172,7 @@ func TestHomeRegistrationIPv6(t *testing.T) {
 		t.Fatalf("home agent counted no authenticated BU: %v", br.Counters)
 	}
 	traffic(t, s, "FN2", true)
+	checkTsharkRegistration(t, capt, st.Binding.CareOf)
 
 	// FN2 → home: deregistration, the binding, tunnel and routes go.
 	if err := tb.Uplink("home", true); err != nil {
@@ -245,4 +253,44 @@ func TestOwnCareOfAddress(t *testing.T) {
 	if _, ok := tb.AddrIn(testbed.NodeMR, testbed.IfMRFN2, testbed.FN2Prefix6); ok {
 		t.Error("the daemon's care-of address survived its exit")
 	}
+}
+
+// checkTsharkRegistration has tshark decode the captured registration: a BU
+// from the care-of address with a Home Address option, the R flag and the
+// Mobile Network Prefix option, and a BA to the care-of address with a type
+// 2 routing header for the home address, without decoding errors.
+func checkTsharkRegistration(t *testing.T, capt *testbed.Capture, coa netip.Addr) {
+	t.Helper()
+	tshark := testutil.RequireTool(t, "tshark")
+	pcap, err := capt.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(tshark, "-r", pcap, "-Y", "mip6.mhtype", "-T", "fields", "-E", "separator=|",
+		"-e", "mip6.mhtype", "-e", "ipv6.src", "-e", "ipv6.dst", "-e", "ipv6.opt.mipv6.home_address",
+		"-e", "ipv6.routing.mipv6.home_address", "-e", "mip6.nemo.bu.r_flag", "-e", "mip6.nemo.mnp.mnp",
+		"-e", "mip6.nemo.ba.r_flag", "-e", "_ws.expert.severity").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tshark: %v\n%s", err, out)
+	}
+	var bu, ba bool
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(l, "|")
+		if len(f) < 9 || f[1] != coa.String() && f[2] != coa.String() {
+			continue
+		}
+		if f[8] != "" && f[8] != "2097152" { // chat-level notes are fine; warnings/errors are not
+			t.Errorf("tshark reports problems (severity %s) in: %s", f[8], l)
+		}
+		switch f[0] {
+		case "5":
+			bu = bu || f[1] == coa.String() && f[3] == testbed.MRHome6.String() && f[5] == "1" && f[6] == testbed.MNP6.Addr().String()
+		case "6":
+			ba = ba || f[2] == coa.String() && f[4] == testbed.MRHome6.String() && f[7] == "1"
+		}
+	}
+	if !bu || !ba {
+		t.Fatalf("tshark did not decode the registration (BU with HAO, R, MNP: %v; BA with type 2 routing header, R: %v):\n%s", bu, ba, out)
+	}
+	t.Logf("tshark decodes the captured BU (HAO %v, R, MNP %v) and BA (type 2 routing header)", testbed.MRHome6, testbed.MNP6)
 }
