@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -293,4 +294,81 @@ func checkTsharkRegistration(t *testing.T, capt *testbed.Capture, coa netip.Addr
 		t.Fatalf("tshark did not decode the registration (BU with HAO, R, MNP: %v; BA with type 2 routing header, R: %v):\n%s", bu, ba, out)
 	}
 	t.Logf("tshark decodes the captured BU (HAO %v, R, MNP %v) and BA (type 2 routing header)", testbed.MRHome6, testbed.MNP6)
+}
+
+// TestReloadMobileRouter: SIGHUP with unchanged registration settings
+// keeps the binding as it is (no BU sent); with a changed lifetime the
+// router registers the new settings while traffic keeps flowing.
+func TestReloadMobileRouter(t *testing.T) {
+	bin := binaries(t)
+	tb := testbed.NewT(t, testbed.Options{Uplinks: []string{"fn2"}})
+	s, err := New(tb, bin, Settings{}, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartHA(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StartMR(); err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := s.WaitState("registered", testbed.FN2Prefix6, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := st.Binding.Counters.BUSent
+	if err := s.MRProc.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if st, err = s.Status(); err != nil {
+		t.Fatal(err)
+	}
+	if st.Binding.State != "registered" || st.Binding.Counters.BUSent != sent {
+		t.Fatalf("reload with the same settings: state %q, BUs sent %d → %d (want the binding untouched)", st.Binding.State, sent, st.Binding.Counters.BUSent)
+	}
+	// A new lifetime: the binding at the home agent follows.
+	conf, err := os.ReadFile(s.MRConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf = []byte(strings.Replace(string(conf), `lifetime = "60s"`, `lifetime = "120s"`, 1))
+	if err := os.WriteFile(s.MRConf, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type pingOut struct {
+		r   testbed.PingResult
+		err error
+	}
+	pc := make(chan pingOut, 1)
+	go func() {
+		r, err := tb.Ping(testbed.NodeMNN, testbed.CN6.String(), 60, 50*time.Millisecond)
+		pc <- pingOut{r, err}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if err := s.MRProc.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	var lifetime string
+	err = tb.WaitFor(func() bool {
+		br, err := s.Bindings()
+		if err != nil || len(br.Bindings) != 1 {
+			return false
+		}
+		lifetime = br.Bindings[0].LifetimeLeft
+		d, err := time.ParseDuration(lifetime)
+		return err == nil && d > 70*time.Second
+	}, 10*time.Second)
+	if err != nil {
+		t.Fatalf("the home agent's binding did not take the new lifetime (left %s)", lifetime)
+	}
+	p := <-pc
+	if p.err != nil {
+		t.Fatal(p.err)
+	}
+	t.Logf("reload with a new lifetime: binding lifetime left %s; ping %d/%d, longest gap %v", lifetime, p.r.Received, p.r.Sent,
+		time.Duration(p.r.LongestLossRun)*50*time.Millisecond)
+	if p.r.Received < p.r.Sent-2 {
+		t.Fatalf("traffic interrupted by the reload: %d/%d", p.r.Received, p.r.Sent)
+	}
 }

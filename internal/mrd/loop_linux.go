@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"reflect"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -822,12 +823,80 @@ func (d *Daemon) doReload(ctx context.Context) {
 		d.st.log.Error("reload refused: configuration invalid; keeping the running one", "err", err)
 		return
 	}
-	d.st.log.Warn("reload: the new configuration is applied at the next restart for the registration settings; uplink priorities apply now")
+	old := d.st.cfg
+	now := time.Now()
+	// Uplinks: changed ones updated in place, new ones added, removed ones
+	// forgotten (their RA listener and DHCPv4 client stopped).
+	keep := map[string]bool{}
 	for _, u := range cfg.Uplinks {
-		if v, ok := d.st.uplinks[u.Interface]; ok {
-			v.priority = u.Priority
+		keep[u.Interface] = true
+		v, ok := d.st.uplinks[u.Interface]
+		if !ok {
+			v = newUplinkView(u.Name, u.Interface, u.Priority, u.IPv6)
+			d.st.uplinks[u.Interface] = v
+			if l, err := netlink.LinkByName(u.Interface); err == nil {
+				a := l.Attrs()
+				v.index = a.Index
+				d.st.byIndex[a.Index] = v
+				v.up = a.Flags&net.FlagUp != 0 && (a.OperState == netlink.OperUp || a.OperState == netlink.OperUnknown)
+			}
+		}
+		v.name, v.priority, v.ipv6 = u.Name, u.Priority, u.IPv6
+		v.homeLink = u.Interface == cfg.Router.HomeLink
+		v.dhcp, v.dhcpTable = u.DHCPv4, int(u.DHCPv4Table)
+		if v.up {
+			if v.ipv6 {
+				d.openRA(ctx, v.ifname)
+			}
+			d.startDHCP(ctx, v)
 		}
 	}
+	for name, v := range d.st.uplinks {
+		if keep[name] {
+			continue
+		}
+		d.closeRA(name)
+		if c := d.dhcp[name]; c != nil {
+			c.Close()
+			delete(d.dhcp, name)
+		}
+		delete(d.st.byIndex, v.index)
+		delete(d.st.uplinks, name)
+		d.apply(ctx, d.st.core.UplinkGone(now, name))
+	}
+	d.st.cfg = cfg
+	// Registration settings: unchanged, the binding is left alone;
+	// changed, a new core registers them (the old tunnel carries traffic
+	// until the new binding is acknowledged).
+	if reflect.DeepEqual(CoreConfig(old), CoreConfig(cfg)) && reflect.DeepEqual(old.Auth, cfg.Auth) {
+		d.st.log.Info("configuration reloaded; registration settings unchanged, binding kept")
+		d.feedUplinks(ctx)
+		return
+	}
+	cc := CoreConfig(cfg)
+	var signer *mnha.Signer
+	if cfg.Auth.Enabled() {
+		signer, err = mnha.NewSigner(mnha.SignerConfig{SA: mnha.SA{
+			SPI: cfg.Auth.SPI, Key: cfg.Auth.Key.Bytes(), NAI: cfg.Auth.NAI, HomeAddress: cfg.Router.HomeAddress,
+		}})
+		if err != nil {
+			d.st.cfg = old
+			d.st.log.Error("reload refused: MN-HA key", "err", err)
+			return
+		}
+		cc.Auth = signer
+	}
+	core, err := mrouter.New(cc, now)
+	if err != nil {
+		d.st.cfg = old
+		d.st.log.Error("reload refused", "err", err)
+		return
+	}
+	d.st.core, d.signer = core, signer
+	if old.Status.Socket != cfg.Status.Socket || old.Router.Dataplane != cfg.Router.Dataplane {
+		d.st.log.Warn("reload: the status socket and the data plane choice change at the next restart")
+	}
+	d.st.log.Info("configuration reloaded; registration settings changed: registering them")
 	d.feedUplinks(ctx)
 }
 
