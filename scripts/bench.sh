@@ -27,7 +27,7 @@ fi
 
 if want tunnel; then
 	echo; echo "## tunnel: bulk TCP MNN→CN, median of 5 × 32 MiB"
-	NEMO_BENCH=1 go test -count=1 -run TestTunnelThroughput -v ./bench/tunnel/ 2>&1 |
+	go test -tags benchsystem -count=1 -run TestTunnelThroughput -v ./bench/tunnel/ 2>&1 |
 		grep -E 'Mbit/s|BENCH|FAIL' | sed 's/^ *tunnel_linux_test.go:[0-9]*: /  /'
 fi
 

@@ -1,8 +1,9 @@
+//go:build benchsystem
+
 package tunnel
 
 import (
 	"net/netip"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -44,9 +45,6 @@ func bulk(t *testing.T, tb *testbed.Testbed, what string) []float64 {
 func median(v []float64) float64 { return v[len(v)/2] }
 
 func TestTunnelThroughput(t *testing.T) {
-	if os.Getenv("NEMO_BENCH") != "1" {
-		t.Skip("a measurement, not a test: run with NEMO_BENCH=1 (make bench-system)")
-	}
 	dir := t.TempDir()
 	bins, err := e2e.Build(dir)
 	if err != nil {
