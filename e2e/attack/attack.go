@@ -190,6 +190,9 @@ func Mutate(pkt []byte, m Mutation, key []byte) ([]byte, error) {
 	case TruncatedPacket:
 		last := opts[len(opts)-1]
 		cut := last + optHdrLen + int(msg[last+1])/2
+		if MHOffset+cut > len(b) {
+			return nil, fmt.Errorf("%w: last option runs past the packet", ErrTemplate)
+		}
 		b = b[:MHOffset+cut]
 	case OptionPastEnd:
 		last := opts[len(opts)-1]
@@ -249,6 +252,9 @@ func optionOffsets(msg []byte) ([]int, error) {
 		}
 		if i+optHdrLen > n {
 			return nil, fmt.Errorf("%w: option header cut at %d", ErrTemplate, i)
+		}
+		if i+optHdrLen+int(msg[i+1]) > n {
+			return nil, fmt.Errorf("%w: option at %d runs past the message", ErrTemplate, i)
 		}
 		if msg[i] != byte(mh.OptPadN) {
 			offs = append(offs, i)
