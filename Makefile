@@ -33,7 +33,7 @@ CROSS_TARGETS := \
 
 CMDS := mrouter ha
 
-.PHONY: all build cross ipk deps test test-unit test-e2e bench bench-go bench-system test-qemu lint fuzz bench demo clean
+.PHONY: all build cross ipk deps test test-unit test-e2e test-vm bench bench-go bench-system test-qemu lint fuzz bench demo clean
 
 all: build
 
@@ -76,7 +76,7 @@ lint:
 
 # The test command of the README. Integration tests need root and the tools
 # that .ci/run installs; without them they skip loudly (and fail under CI=true).
-test: deps lint test-unit test-e2e
+test: deps lint test-unit test-e2e test-vm
 
 # The Debian packages the testbed and the tests need (installed if missing).
 deps:
@@ -86,6 +86,13 @@ deps:
 # qemu-mips-static (big-endian MIPS); `make test-qemu` runs only that.
 test-unit:
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $$($(GO) list ./... | grep -v '/e2e$$')
+
+# The kernel data plane on a real kernel: Debian's cloud kernel (sit,
+# ip6_tunnel, CONFIG_IPV6_MIP6) booted under qemu-system-x86_64 -accel tcg
+# with the testbed and the e2e tests inside (test/vm/run.sh). scripts/deps.sh
+# installs qemu, so CI always runs it.
+test-vm:
+	test/vm/run.sh
 
 # The end-to-end suite: the real daemons in the namespace testbed, with the
 # TESTBED.md matrix printed one line per cell.

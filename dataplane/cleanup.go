@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 )
 
 // ProxyScope names the proxy neighbour entries Cleanup may remove: those
@@ -50,7 +51,7 @@ func Cleanup(ops NetOps, owner string, proxy []ProxyScope) error {
 		errs = append(errs, err)
 	}
 	for _, l := range links {
-		if ownedBy(l, owner) || (l.Name == probeLink && l.Alias == LinkAlias("probe", "probe")) {
+		if ownedBy(l, owner) || unmarkedTunnel(l) || (l.Name == probeLink && l.Alias == LinkAlias("probe", "probe")) {
 			if err := ops.LinkDel(l.Name); err != nil {
 				errs = append(errs, err)
 			}
@@ -76,6 +77,27 @@ func Cleanup(ops NetOps, owner string, proxy []ProxyScope) error {
 		return fmt.Errorf("dataplane: cleanup: %w", err)
 	}
 	return nil
+}
+
+// unmarkedTunnel reports whether l is a tunnel link of ours whose alias
+// was never set: NetlinkOps.LinkAdd sets it right after creating the link
+// where the kernel ignores it in the create request, and a crash in between
+// leaves the link named like ours (LinkName) but unmarked.
+func unmarkedTunnel(l Link) bool {
+	if l.Alias != "" {
+		return false
+	}
+	var k string
+	switch l.Kind {
+	case KindIP6Tnl:
+		k = "6"
+	case KindSit:
+		k = "4"
+	default:
+		return false
+	}
+	hash, ok := strings.CutPrefix(l.Name, LinkPrefix+k)
+	return ok && len(hash) == 8 && strings.Trim(hash, "0123456789abcdef") == ""
 }
 
 // Backend kinds Probe returns.

@@ -34,10 +34,14 @@
 // the leftovers of a crashed run and nothing else:
 //
 //   - links: the name starts with [LinkPrefix] ("nemo") and the link alias
-//     (IFLA_IFALIAS, set atomically with the link) is "nemo:<owner>:<id>";
+//     (IFLA_IFALIAS) is "nemo:<owner>:<id>"; it is sent with the create
+//     request and set again right after it, since some kernels (Debian's
+//     6.1) ignore it there; an ip6tnl or sit link named like [LinkName]
+//     with no alias at all (a crash in between) counts as ours too;
 //   - routes: rtm_protocol [RouteProtocol] (78, 0x4e, "N" for nemo; unused by
 //     iproute2's rt_protos and by the routing daemons that register one);
-//   - rules: FRA_PROTOCOL [RouteProtocol] as well (Linux 4.17 and later);
+//   - rules: FRA_PROTOCOL [RouteProtocol] as well (Linux 4.17 and later),
+//     the kernel backend's ingress-filter rules included;
 //   - proxy neighbour entries carry no marker in the kernel; Cleanup removes
 //     the proxy entries on the given home interface whose address lies in
 //     the given home prefix (the home agent owns those addresses).

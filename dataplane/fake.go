@@ -217,7 +217,16 @@ func renderRule(verb string, r KernelRule) string {
 	if r.Mark != 0 {
 		fmt.Fprintf(&b, " fwmark %#x/%#x", r.Mark, r.Mask)
 	}
-	fmt.Fprintf(&b, " lookup %d", r.Table)
+	switch r.Action {
+	case ActionGoto:
+		fmt.Fprintf(&b, " goto %d", r.Goto)
+	case ActionNop:
+		b.WriteString(" nop")
+	case ActionBlackhole:
+		b.WriteString(" blackhole")
+	default:
+		fmt.Fprintf(&b, " lookup %d", r.Table)
+	}
 	if r.Protocol != 0 {
 		fmt.Fprintf(&b, " proto %d", r.Protocol)
 	}

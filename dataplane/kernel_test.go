@@ -56,10 +56,17 @@ func haConfigB() Config {
 }
 
 const wantA = `ip -4 route add 192.0.2.16/28 dev nemo699d8e074 table 1000 metric 0 proto 78
+ip -4 rule add pref 850 from 192.0.2.16/28 iif nemo699d8e074 goto 852 proto 78
+ip -4 rule add pref 851 from all iif nemo699d8e074 blackhole proto 78
+ip -4 rule add pref 852 from all nop proto 78
 ip -6 neigh add proxy 2001:db8:1::100 dev home0 router
 ip -6 route add 2001:db8:1:100::/64 dev nemo699d8e074 table 254 metric 1024 proto 78
 ip -6 route add 2001:db8:1::100/128 dev nemo699d8e074 table 254 metric 1024 proto 78
 ip -6 rule add pref 1000 from 2001:db8:1:100::/64 lookup 1000 proto 78
+ip -6 rule add pref 850 from 2001:db8:1:100::/64 iif nemo699d8e074 goto 852 proto 78
+ip -6 rule add pref 850 from 2001:db8:1::100/128 iif nemo699d8e074 goto 852 proto 78
+ip -6 rule add pref 851 from all iif nemo699d8e074 blackhole proto 78
+ip -6 rule add pref 852 from all nop proto 78
 ip link add nemo699d8e074 alias "nemo:ha:2001:db8:1::100" type ip6tnl mode any local 2001:db8:1::1 remote 2001:db8:2::5 dev home0 encaplimit none hoplimit 64
 ip link set nemo699d8e074 up
 sysctl -w net.ipv4.ip_forward=1
@@ -68,10 +75,17 @@ sysctl -w net.ipv6.conf.home0.proxy_ndp=1
 `
 
 const wantB = `ip -4 route add 192.0.2.16/28 dev nemo499d8e074 table 1000 metric 0 proto 78
+ip -4 rule add pref 850 from 192.0.2.16/28 iif nemo499d8e074 goto 852 proto 78
+ip -4 rule add pref 851 from all iif nemo499d8e074 blackhole proto 78
+ip -4 rule add pref 852 from all nop proto 78
 ip -6 neigh add proxy 2001:db8:1::100 dev home0 router
 ip -6 route add 2001:db8:1:200::/64 dev nemo499d8e074 table 254 metric 1024 proto 78
 ip -6 route add 2001:db8:1::100/128 dev nemo499d8e074 table 254 metric 1024 proto 78
 ip -6 rule add pref 1000 from 2001:db8:1:200::/64 lookup 1000 proto 78
+ip -6 rule add pref 850 from 2001:db8:1:200::/64 iif nemo499d8e074 goto 852 proto 78
+ip -6 rule add pref 850 from 2001:db8:1::100/128 iif nemo499d8e074 goto 852 proto 78
+ip -6 rule add pref 851 from all iif nemo499d8e074 blackhole proto 78
+ip -6 rule add pref 852 from all nop proto 78
 ip link add nemo499d8e074 alias "nemo:ha:2001:db8:1::100" type sit mode any local 198.51.100.1 remote 203.0.113.5 ttl 64
 ip link set nemo499d8e074 up
 sysctl -w net.ipv4.ip_forward=1
@@ -191,11 +205,27 @@ func TestKernelRetriesAfterFailure(t *testing.T) {
 	diffLines(t, "after the retry", f.Render(), wantA)
 }
 
+// TestKernelRefusesUDP: without a UDP sender the kernel backend cannot
+// carry a UDP tunnel (and makes no userspace path for it).
 func TestKernelRefusesUDP(t *testing.T) {
 	k, f := newKernelFake(t)
 	c := Config{Tunnels: []Tunnel{{ID: "x", Encap: UDP, UDPRemote: netip.MustParseAddrPort("203.0.113.5:4191")}}}
-	if err := k.Set(c); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("UDP tunnel: %v, want ErrUnsupported", err)
+	if err := k.Set(c); !errors.Is(err, ErrUnsupported) || !errors.Is(err, ErrNoUDPSender) {
+		t.Errorf("UDP tunnel: %v, want ErrUnsupported and ErrNoUDPSender", err)
+	}
+	if k.us.Load() != nil {
+		t.Error("a userspace path was made without a UDP sender")
+	}
+	// A tunnel without a kernel link (a UDP one, filtered by the userspace
+	// path) gets no ingress-filter rules: a rule without iif would drop
+	// everything.
+	if rules := ingressRules(c.Tunnels, map[string]string{}, DefaultFilterPriority); len(rules) != 0 {
+		t.Errorf("filter rules for a tunnel without a link: %+v", rules)
+	}
+	for _, r := range ingressRules(haConfigA().Tunnels, map[string]string{"2001:db8:1::100": "nemo6x"}, DefaultFilterPriority) {
+		if r.Action != ActionNop && r.IIF != "nemo6x" {
+			t.Errorf("filter rule without the tunnel's iif: %+v", r)
+		}
 	}
 	if f.Render() != "" {
 		t.Errorf("a refused config left state:\n%s", f.Render())
@@ -241,7 +271,12 @@ func TestCleanup(t *testing.T) {
 	f.InjectRoute(KernelRoute{Dst: mnp4, Dev: ours, Table: 1000, Protocol: RouteProtocol})
 	f.InjectRule(KernelRule{Rule: Rule{Priority: 1000, From: mnp, Table: 1000}, Protocol: RouteProtocol})
 	f.InjectProxy(ProxyNeigh{Addr: hoa, Dev: "home0", Router: true})
-	// Foreign objects that must survive.
+	// A link of ours whose alias was never set (crash between the create
+	// and the alias, on a kernel that ignores the alias in the create).
+	f.InjectLink(Link{Name: LinkName("y", KindSit), Kind: KindSit, Local: netip.MustParseAddr("192.0.2.1"), Remote: netip.MustParseAddr("192.0.2.9")})
+	// Foreign objects that must survive, unmarked look-alikes included.
+	f.InjectLink(Link{Name: "nemo6zzzzzzzz", Kind: KindIP6Tnl, Local: haAddr, Remote: netip.MustParseAddr("2001:db8:2::7")})
+	f.InjectLink(Link{Name: "nemo4abcdef012", Kind: KindSit, Local: netip.MustParseAddr("192.0.2.1"), Remote: netip.MustParseAddr("192.0.2.8")})
 	foreign := LinkName("x", KindSit)
 	f.InjectLink(Link{Name: foreign, Kind: KindSit, Alias: LinkAlias("mrouter", "x"), Local: netip.MustParseAddr("192.0.2.1"), Remote: netip.MustParseAddr("192.0.2.2")})
 	f.InjectLink(Link{Name: "gre1", Kind: "gre", Alias: LinkAlias("ha", "x"), Local: netip.MustParseAddr("192.0.2.1"), Remote: netip.MustParseAddr("192.0.2.3")})
@@ -260,7 +295,9 @@ ip -6 neigh add proxy 2001:db8:9::1 dev home0
 ip -6 route add ::/0 via fe80::1 dev eth0 table 254 metric 1024 proto 9
 ip -6 rule add pref 1000 from 2001:db8:1:100::/64 lookup 1000
 ip link add gre1 alias "nemo:ha:x" type gre mode any local 192.0.2.1 remote 192.0.2.3
+ip link add nemo4abcdef012 type sit mode any local 192.0.2.1 remote 192.0.2.8 ttl 64
 ip link add nemo4` + foreign[5:] + ` alias "nemo:mrouter:x" type sit mode any local 192.0.2.1 remote 192.0.2.2 ttl 64
+ip link add nemo6zzzzzzzz type ip6tnl mode any local 2001:db8:1::1 remote 2001:db8:2::7 encaplimit none hoplimit 64
 `
 	diffLines(t, "after Cleanup", f.Render(), want)
 }
@@ -324,5 +361,47 @@ func TestValidate(t *testing.T) {
 	k, _ := newKernelFake(t)
 	if err := k.Set(c); !errors.Is(err, ErrInvalidConfig) {
 		t.Errorf("duplicate route: %v", err)
+	}
+}
+
+// TestSplitUDP: the UDP tunnels and the routes into them go to the
+// userspace path with their metric raised by one (IPv6 default 1024 →
+// 1025, IPv4 0 → 1); everything else stays with the kernel.
+func TestSplitUDP(t *testing.T) {
+	cfg := haConfigA()
+	cfg.Tunnels = append(cfg.Tunnels, Tunnel{ID: "u", Encap: UDP, UDPRemote: netip.MustParseAddrPort("203.0.113.5:4191"),
+		Allowed: []netip.Prefix{mnp2}})
+	cfg.Routes = append(cfg.Routes,
+		Route{Dst: mnp2, Tunnel: "u"},
+		Route{Dst: netip.MustParsePrefix("198.51.100.0/28"), Tunnel: "u", Table: 1000},
+		Route{Dst: netip.MustParsePrefix("2001:db8:1:300::/64"), Tunnel: "u", Metric: 7})
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	kern, udp := splitUDP(cfg)
+	if len(kern.Tunnels) != 1 || kern.Tunnels[0].Encap != IP6IP6 || len(udp.Tunnels) != 1 || udp.Tunnels[0].ID != "u" {
+		t.Fatalf("tunnels split into %+v and %+v", kern.Tunnels, udp.Tunnels)
+	}
+	if !slices.Equal(kern.Routes, haConfigA().Routes) {
+		t.Errorf("kernel routes %+v, want %+v", kern.Routes, haConfigA().Routes)
+	}
+	var metrics []int
+	for _, r := range udp.Routes {
+		if r.Tunnel != "u" {
+			t.Errorf("route %+v in the UDP part", r)
+		}
+		metrics = append(metrics, r.Metric)
+	}
+	if want := []int{1025, 1, 8}; !slices.Equal(metrics, want) {
+		t.Errorf("UDP route metrics %v, want %v", metrics, want)
+	}
+	if !slices.Equal(kern.Rules, cfg.Rules) || !slices.Equal(kern.Proxy, cfg.Proxy) || !kern.Forwarding || kern.ProxyNDP != "home0" {
+		t.Errorf("kernel part lost rules, proxy entries or sysctls: %+v", kern)
+	}
+	if len(udp.Rules) != 0 || len(udp.Proxy) != 0 || udp.Forwarding || udp.ProxyNDP != "" {
+		t.Errorf("UDP part has more than tunnels and routes: %+v", udp)
+	}
+	if err := udp.Validate(); err != nil {
+		t.Errorf("UDP part invalid: %v", err)
 	}
 }

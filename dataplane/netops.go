@@ -75,11 +75,35 @@ type KernelRoute struct {
 	Protocol uint8
 }
 
+// RuleAction is what a kernel rule does with a matching packet (the
+// fib_rule_hdr action).
+type RuleAction uint8
+
+// Rule actions.
+const (
+	// ActionLookup looks up Rule.Table (FR_ACT_TO_TBL); the zero value.
+	ActionLookup RuleAction = iota
+	// ActionGoto continues at the rule with priority KernelRule.Goto
+	// (FR_ACT_GOTO).
+	ActionGoto
+	// ActionNop does nothing (FR_ACT_NOP); a goto target.
+	ActionNop
+	// ActionBlackhole drops the packet silently (FR_ACT_BLACKHOLE).
+	ActionBlackhole
+)
+
 // KernelRule is a rule as the kernel holds it.
 type KernelRule struct {
 	Rule
 	// Protocol is the FRA_PROTOCOL marker.
 	Protocol uint8
+	// Action is what the rule does; ActionLookup uses Rule.Table, the
+	// others ignore it. Rules listed by NetlinkOps report ActionGoto for a
+	// goto rule and ActionLookup otherwise (the netlink library does not
+	// decode the action); deleting such a listed rule still matches it.
+	Action RuleAction
+	// Goto is the target priority of an ActionGoto rule.
+	Goto int
 }
 
 // NetOps is the narrow kernel interface both backends use. Methods are

@@ -141,6 +141,20 @@ func (o *NetlinkOps) LinkAdd(l Link) error {
 	if err := o.h.LinkAdd(nl); err != nil {
 		return fmt.Errorf("link add %s type %s: %w", l.Name, l.Kind, err)
 	}
+	// Some kernels ignore IFLA_IFALIAS in a create request (Debian's 6.1
+	// does, found in the VM of test/vm): set it afterwards. Cleanup also
+	// recognises our tunnel links by name and kind while the alias is
+	// missing (a crash in between).
+	got, err := o.h.LinkByName(l.Name)
+	if err != nil {
+		return fmt.Errorf("link add %s: reading it back: %w", l.Name, err)
+	}
+	if got.Attrs().Alias != l.Alias {
+		if err := o.h.LinkSetAlias(got, l.Alias); err != nil {
+			o.h.LinkDel(got)
+			return fmt.Errorf("link add %s: setting alias %q: %w", l.Name, l.Alias, err)
+		}
+	}
 	return nil
 }
 
@@ -325,8 +339,17 @@ func nlRule(r KernelRule) *netlink.Rule {
 	nr.Src = ipNetOf(r.From)
 	nr.Dst = ipNetOf(r.To)
 	nr.IifName = r.IIF
-	nr.Table = r.Table
 	nr.Protocol = r.Protocol
+	switch r.Action {
+	case ActionLookup:
+		nr.Table = r.Table
+	case ActionGoto:
+		nr.Goto = r.Goto
+	case ActionNop:
+		nr.Type = unix.FR_ACT_NOP
+	case ActionBlackhole:
+		nr.Type = unix.FR_ACT_BLACKHOLE
+	}
 	if r.Mark != 0 {
 		nr.Mark = r.Mark
 		m := r.Mask
@@ -368,6 +391,9 @@ func (o *NetlinkOps) RuleList() ([]KernelRule, error) {
 				Table: r.Table, Mark: r.Mark}, Protocol: r.Protocol}
 			if r.Mask != nil {
 				kr.Mask = *r.Mask
+			}
+			if r.Goto > 0 {
+				kr.Action, kr.Goto = ActionGoto, r.Goto
 			}
 			out = append(out, kr)
 		}

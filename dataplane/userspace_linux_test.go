@@ -128,7 +128,10 @@ func udpPort(a netip.Addr) uint16 {
 
 // attachUDP opens the "signalling" UDP socket inside ns, hands it to u as
 // its UDPSender and feeds what arrives to u.InjectUDP, as a daemon does.
-func attachUDP(t *testing.T, ns string, u *Userspace, local netip.AddrPort) {
+func attachUDP(t *testing.T, ns string, u interface {
+	SetUDPSender(UDPSender)
+	InjectUDP(netip.AddrPort, []byte)
+}, local netip.AddrPort) {
 	t.Helper()
 	var (
 		conn *net.UDPConn
@@ -157,6 +160,32 @@ func attachUDP(t *testing.T, ns string, u *Userspace, local netip.AddrPort) {
 	})
 }
 
+// pairNamespaces makes two namespaces A and B joined by a veth pair
+// (va 2001:db8:ff::1/64 198.51.100.1/24, vb 2001:db8:ff::2/64
+// 198.51.100.2/24) with the inner addresses on lo: A 2001:db8:aa::1,
+// 2001:db8:cc::1, 203.0.113.1; B 2001:db8:bb::1, 192.0.2.1.
+func pairNamespaces(t *testing.T) (a, b string) {
+	t.Helper()
+	a, b = newNetns(t, "A"), newNetns(t, "B")
+	ipCmd(t, "link", "add", "va", "netns", a, "type", "veth", "peer", "name", "vb", "netns", b)
+	for _, c := range [][]string{
+		{"-n", a, "addr", "add", "2001:db8:ff::1/64", "dev", "va", "nodad"},
+		{"-n", a, "addr", "add", "198.51.100.1/24", "dev", "va"},
+		{"-n", a, "link", "set", "va", "up"},
+		{"-n", a, "addr", "add", "2001:db8:aa::1/128", "dev", "lo"},
+		{"-n", a, "addr", "add", "2001:db8:cc::1/128", "dev", "lo"},
+		{"-n", a, "addr", "add", "203.0.113.1/32", "dev", "lo"},
+		{"-n", b, "addr", "add", "2001:db8:ff::2/64", "dev", "vb", "nodad"},
+		{"-n", b, "addr", "add", "198.51.100.2/24", "dev", "vb"},
+		{"-n", b, "link", "set", "vb", "up"},
+		{"-n", b, "addr", "add", "2001:db8:bb::1/128", "dev", "lo"},
+		{"-n", b, "addr", "add", "192.0.2.1/32", "dev", "lo"},
+	} {
+		ipCmd(t, c...)
+	}
+	return a, b
+}
+
 func newTestbed(t *testing.T) *testbed {
 	testutil.RequireRoot(t)
 	testutil.RequireTool(t, "ip")
@@ -164,23 +193,8 @@ func newTestbed(t *testing.T) *testbed {
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		t.Fatalf("/dev/net/tun: %v", err)
 	}
-	tb := &testbed{a: newNetns(t, "A"), b: newNetns(t, "B")}
-	ipCmd(t, "link", "add", "va", "netns", tb.a, "type", "veth", "peer", "name", "vb", "netns", tb.b)
-	for _, c := range [][]string{
-		{"-n", tb.a, "addr", "add", "2001:db8:ff::1/64", "dev", "va", "nodad"},
-		{"-n", tb.a, "addr", "add", "198.51.100.1/24", "dev", "va"},
-		{"-n", tb.a, "link", "set", "va", "up"},
-		{"-n", tb.a, "addr", "add", "2001:db8:aa::1/128", "dev", "lo"},
-		{"-n", tb.a, "addr", "add", "2001:db8:cc::1/128", "dev", "lo"},
-		{"-n", tb.a, "addr", "add", "203.0.113.1/32", "dev", "lo"},
-		{"-n", tb.b, "addr", "add", "2001:db8:ff::2/64", "dev", "vb", "nodad"},
-		{"-n", tb.b, "addr", "add", "198.51.100.2/24", "dev", "vb"},
-		{"-n", tb.b, "link", "set", "vb", "up"},
-		{"-n", tb.b, "addr", "add", "2001:db8:bb::1/128", "dev", "lo"},
-		{"-n", tb.b, "addr", "add", "192.0.2.1/32", "dev", "lo"},
-	} {
-		ipCmd(t, c...)
-	}
+	tb := &testbed{}
+	tb.a, tb.b = pairNamespaces(t)
 	tb.ua = openUserspace(t, tb.a, UserspaceOptions{Owner: "test"})
 	tb.ub = openUserspace(t, tb.b, UserspaceOptions{Owner: "test"})
 	a4, b4 := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2")

@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="iproute2 procps radvd dnsmasq nftables conntrack tshark python3-scapy
-qemu-user-static shellcheck busybox-static make gawk"
+qemu-user-static shellcheck busybox-static make gawk qemu-system-x86 kmod cpio"
 
 missing=""
 for p in $PACKAGES; do

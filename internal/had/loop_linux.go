@@ -264,7 +264,13 @@ func openDataplane(ops dataplane.NetOps, cfg *config.HA, log *slog.Logger, udp *
 	log.Info("data plane chosen", "backend", kind, "reason", reason)
 	switch kind {
 	case "kernel":
-		return dataplane.NewKernel(ops, dataplane.KernelOptions{Owner: Owner}), kind, nil
+		// UDP-encapsulated tunnels (behind NAT) go through an embedded
+		// userspace path fed by the port-4191 socket.
+		kopts := dataplane.KernelOptions{Owner: Owner, TUNName: "nemo-ha0"}
+		if udp != nil {
+			kopts.UDP = udpSender{udp}
+		}
+		return dataplane.NewKernel(ops, kopts), kind, nil
 	default:
 		opts := dataplane.UserspaceOptions{Owner: Owner, TUNName: "nemo-ha0"}
 		if udp != nil {

@@ -296,7 +296,13 @@ func openDataplane(ops dataplane.NetOps, cfg *config.MRouter, log *slog.Logger, 
 	log.Info("data plane chosen", "backend", kind, "reason", reason)
 	switch kind {
 	case "kernel":
-		return dataplane.NewKernel(ops, dataplane.KernelOptions{Owner: Owner}), kind, nil
+		// UDP-encapsulated tunnels (behind NAT) go through an embedded
+		// userspace path fed by the registration socket.
+		kopts := dataplane.KernelOptions{Owner: Owner, TUNName: "nemo-mr0"}
+		if udp != nil {
+			kopts.UDP = udp
+		}
+		return dataplane.NewKernel(ops, kopts), kind, nil
 	default:
 		opts := dataplane.UserspaceOptions{Owner: Owner, TUNName: "nemo-mr0"}
 		if udp != nil {
