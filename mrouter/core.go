@@ -283,16 +283,19 @@ func (c *Core) Status(now time.Time) Status {
 		Sequence:      e.lastSeq,
 		Counters:      c.counters,
 	}
+	// The care-of address shown is the registered one while a binding
+	// holds (the state then says "registered", also during a move whose
+	// BA is still awaited), else the one being registered.
 	switch {
 	case c.atHome:
 		s.CareOf = c.cfg.HomeAddress
 		s.Uplink = c.homeUplink
+	case e.bound && now.Before(e.expires):
+		s.CareOf = e.bindTgt.coa
+		s.Uplink = e.bindTgt.uplink
 	case e.att != nil && e.att.tgt.uplink != "":
 		s.CareOf = e.att.tgt.coa
 		s.Uplink = e.att.tgt.uplink
-	case e.bound:
-		s.CareOf = e.bindTgt.coa
-		s.Uplink = e.bindTgt.uplink
 	}
 	if e.bound && !c.atHome && now.Before(e.expires) {
 		s.LifetimeLeft = e.expires.Sub(now)

@@ -221,7 +221,8 @@ func TestReRegistrationMoveMakeBeforeBreak(t *testing.T) {
 	if count[SetTunnel](acts)+count[ClearTunnel](acts) != 0 {
 		t.Fatalf("tunnel touched before the BA: %v", acts)
 	}
-	if st := h.c.Status(h.now); st.State != "registered" || st.CareOf != coaLTE {
+	// Until the BA, the status shows what is registered: the old address.
+	if st := h.c.Status(h.now); st.State != "registered" || st.CareOf != coaWAN {
 		t.Errorf("status during move %+v", st)
 	}
 	// Re-registration: 1 s initial timer.
