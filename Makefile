@@ -33,7 +33,7 @@ CROSS_TARGETS := \
 
 CMDS := mrouter ha
 
-.PHONY: all build cross ipk deps test test-unit test-e2e test-vm bench bench-go bench-system test-qemu lint fuzz bench demo clean
+.PHONY: all build cross ipk deps test test-unit test-e2e test-vm soak bench bench-go bench-system test-qemu lint fuzz bench demo clean
 
 all: build
 
@@ -122,6 +122,12 @@ bench-go:
 
 bench-system:
 	scripts/bench.sh
+
+# Soak: moves every 30 s with traffic flowing, printing threads, open
+# files, RSS and kernel objects over time (make soak DURATION=1h).
+DURATION ?= 1h
+soak: deps
+	$(GO) run ./e2e/cmd/soak -duration $(DURATION)
 
 # The main job: the namespace testbed with the real daemons (root).
 demo: deps

@@ -87,7 +87,18 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// Proxy entries carry no owner marker: ours are those on the home
+	// interface for home addresses (IPv6 home prefix, static IPv4 home
+	// addresses, the dynamic IPv4 pool).
 	scope := []dataplane.ProxyScope{{Dev: cfg.Agent.HomeInterface, Prefix: cfg.Agent.HomePrefix}}
+	for _, r := range cfg.MobileRouters {
+		if r.IPv4HomeAddress.IsValid() {
+			scope = append(scope, dataplane.ProxyScope{Dev: cfg.Agent.HomeInterface, Prefix: netip.PrefixFrom(r.IPv4HomeAddress, 32)})
+		}
+	}
+	if cfg.DSMIPv6.IPv4Pool.IsValid() {
+		scope = append(scope, dataplane.ProxyScope{Dev: cfg.Agent.HomeInterface, Prefix: cfg.DSMIPv6.IPv4Pool})
+	}
 	if err := dataplane.Cleanup(ops, Owner, scope); err != nil {
 		log.Warn("cleaning up a previous run's leftovers", "err", err)
 	}

@@ -104,8 +104,12 @@ func run(duration, every time.Duration, dataplane string, verbose bool) error {
 		{"FN3→home", []string{"home"}, []string{"fn3"}, "at home", netip.Prefix{}},
 	}
 	fmt.Printf("soak: %v, a move every %v, data plane %s; figures after each move (threads stand in for goroutines)\n", duration, every, dataplane)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 1, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "elapsed\tmoves\tfailed\tmax gap\t%s\t\n", strings.Join(order, "\t"))
+	// Fixed-width columns: the table is printed a line at a time.
+	fmt.Printf("%8s %5s %6s %8s", "elapsed", "moves", "failed", "max_gap")
+	for _, k := range order {
+		fmt.Printf(" %*s", len(k), k)
+	}
+	fmt.Println()
 	var samples []sample
 	start := time.Now()
 	cur := sample{}
@@ -116,12 +120,11 @@ func run(duration, every time.Duration, dataplane string, verbose bool) error {
 		}
 		smp.at, smp.moves, smp.failed, smp.maxGap = time.Since(start).Round(time.Second), cur.moves, cur.failed, cur.maxGap
 		samples = append(samples, smp)
-		fmt.Fprintf(tw, "%v\t%d\t%d\t%v\t", smp.at, smp.moves, smp.failed, smp.maxGap)
+		fmt.Printf("%8v %5d %6d %8v", smp.at, smp.moves, smp.failed, smp.maxGap.Round(10*time.Millisecond))
 		for _, k := range order {
-			fmt.Fprintf(tw, "%d\t", smp.figures[k])
+			fmt.Printf(" %*d", len(k), smp.figures[k])
 		}
-		fmt.Fprintln(tw)
-		tw.Flush()
+		fmt.Println()
 		if time.Since(start) >= duration {
 			break
 		}
@@ -142,17 +145,19 @@ func run(duration, every time.Duration, dataplane string, verbose bool) error {
 		time.Sleep(time.Until(next))
 	}
 	// Kernel objects differ between home and away: the last sample is
-	// compared with the first one taken at the same point of the cycle.
+	// compared with the first one taken at the same point of the cycle
+	// after a first full cycle of warm-up (the mobile router opens its
+	// per-uplink sockets the first time each uplink comes up).
 	last := samples[len(samples)-1]
 	first := samples[0]
 	for _, smp := range samples {
-		if smp.moves%len(moves) == last.moves%len(moves) {
+		if smp.moves >= len(moves) && smp.moves%len(moves) == last.moves%len(moves) {
 			first = smp
 			break
 		}
 	}
-	fmt.Printf("\nfirst and last samples at the same point of the move cycle (after %d and %d moves):\n", first.moves, last.moves)
-	tw = tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Printf("\nfirst and last samples at the same point of the move cycle, after a warm-up cycle (after %d and %d moves):\n", first.moves, last.moves)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "figure\tstart (%v)\tend (%v)\n", first.at, last.at)
 	grew := false
 	for _, k := range order {
