@@ -8,7 +8,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/nemo-mobility/nemo/config"
 	"github.com/nemo-mobility/nemo/internal/cli"
-	"github.com/nemo-mobility/nemo/internal/ctl"
 	"github.com/nemo-mobility/nemo/internal/had"
 	"github.com/nemo-mobility/nemo/internal/version"
 )
@@ -60,18 +58,13 @@ func main() {
 }
 
 func check(args []string) {
-	fs := flag.NewFlagSet("config check", flag.ExitOnError)
-	file := fs.String("c", defaultConfig, "configuration `file`")
-	fs.Parse(args)
-	cfg, err := config.LoadHA(*file)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	for _, w := range cfg.Warnings {
-		fmt.Fprintf(os.Stderr, "%s: warning: %s\n", *file, w)
-	}
-	fmt.Printf("%s: ok\n", *file)
+	cli.CheckConfig(args, defaultConfig, func(file string) ([]string, error) {
+		cfg, err := config.LoadHA(file)
+		if err != nil {
+			return nil, err
+		}
+		return cfg.Warnings, nil
+	})
 }
 
 func run(args []string) {
@@ -97,30 +90,15 @@ func run(args []string) {
 }
 
 func bindings(args []string) {
-	fs := flag.NewFlagSet("bindings", flag.ExitOnError)
-	file := fs.String("c", "", "configuration `file` (to find the status socket)")
-	sock := fs.String("s", "", "status `socket` (default from the configuration, else "+config.DefaultHASocket+")")
-	asJSON := fs.Bool("json", false, "print JSON")
-	fs.Parse(args)
-	path := *sock
-	if path == "" && *file != "" {
-		cfg, err := config.LoadHA(*file)
-		if err != nil {
-			cli.Fatal(prog, err)
-		}
-		path = cfg.Status.Socket
-	}
-	if path == "" {
-		path = config.DefaultHASocket
-	}
 	var r had.BindingsReport
-	if err := ctl.Call(path, "bindings", &r); err != nil {
-		cli.Fatal(prog, err)
+	socketOf := func(file string) (string, error) {
+		cfg, err := config.LoadHA(file)
+		if err != nil {
+			return "", err
+		}
+		return cfg.Status.Socket, nil
 	}
-	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(r)
+	if cli.Query(prog, "bindings", args, config.DefaultHASocket, socketOf, "bindings", &r) {
 		return
 	}
 	fmt.Printf("Binding cache (%d entries, %s data plane)\n", len(r.Bindings), r.Dataplane)

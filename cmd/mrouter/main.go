@@ -8,7 +8,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/nemo-mobility/nemo/config"
 	"github.com/nemo-mobility/nemo/internal/cli"
-	"github.com/nemo-mobility/nemo/internal/ctl"
 	"github.com/nemo-mobility/nemo/internal/mrd"
 	"github.com/nemo-mobility/nemo/internal/version"
 )
@@ -58,28 +56,19 @@ func main() {
 	}
 }
 
-func configFlag(fs *flag.FlagSet) *string {
-	return fs.String("c", defaultConfig, "configuration `file`")
-}
-
 func check(args []string) {
-	fs := flag.NewFlagSet("config check", flag.ExitOnError)
-	file := configFlag(fs)
-	fs.Parse(args)
-	cfg, err := config.LoadMRouter(*file)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	for _, w := range cfg.Warnings {
-		fmt.Fprintf(os.Stderr, "%s: warning: %s\n", *file, w)
-	}
-	fmt.Printf("%s: ok\n", *file)
+	cli.CheckConfig(args, defaultConfig, func(file string) ([]string, error) {
+		cfg, err := config.LoadMRouter(file)
+		if err != nil {
+			return nil, err
+		}
+		return cfg.Warnings, nil
+	})
 }
 
 func run(args []string) {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
-	file := configFlag(fs)
+	file := fs.String("c", defaultConfig, "configuration `file`")
 	fs.Parse(args)
 	cfg, err := config.LoadMRouter(*file)
 	if err != nil {
@@ -103,30 +92,15 @@ func run(args []string) {
 }
 
 func status(args []string) {
-	fs := flag.NewFlagSet("status", flag.ExitOnError)
-	file := fs.String("c", "", "configuration `file` (to find the status socket)")
-	sock := fs.String("s", "", "status `socket` (default from the configuration, else "+config.DefaultMRouterSocket+")")
-	asJSON := fs.Bool("json", false, "print JSON")
-	fs.Parse(args)
-	path := *sock
-	if path == "" && *file != "" {
-		cfg, err := config.LoadMRouter(*file)
-		if err != nil {
-			cli.Fatal(prog, err)
-		}
-		path = cfg.Status.Socket
-	}
-	if path == "" {
-		path = config.DefaultMRouterSocket
-	}
 	var r mrd.StatusReport
-	if err := ctl.Call(path, "status", &r); err != nil {
-		cli.Fatal(prog, err)
+	socketOf := func(file string) (string, error) {
+		cfg, err := config.LoadMRouter(file)
+		if err != nil {
+			return "", err
+		}
+		return cfg.Status.Socket, nil
 	}
-	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(r)
+	if cli.Query(prog, "status", args, config.DefaultMRouterSocket, socketOf, "status", &r) {
 		return
 	}
 	printStatus(r)

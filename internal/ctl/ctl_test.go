@@ -94,3 +94,24 @@ func TestStaleSocketReplaced(t *testing.T) {
 		t.Error("Listen removed a regular file")
 	}
 }
+
+func TestRelay(t *testing.T) {
+	r := NewRelay()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p := <-r.C()
+		p.Reply("answer to "+p.Command, nil)
+	}()
+	v, err := r.Handler(context.Background(), Request{Command: "status"})
+	if err != nil || v != "answer to status" {
+		t.Fatalf("relay: %v %v", v, err)
+	}
+	<-done
+	// Nobody listening: the caller's context ends the wait.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := r.Handler(ctx, Request{Command: "x"}); err == nil {
+		t.Fatal("handler returned without an event loop")
+	}
+}

@@ -33,16 +33,6 @@ type dadResult struct {
 	err error
 }
 
-type ctlCall struct {
-	cmd   string
-	reply chan ctlReply
-}
-
-type ctlReply struct {
-	v   any
-	err error
-}
-
 type daemon struct {
 	cfg    *config.HA
 	log    *slog.Logger
@@ -51,7 +41,7 @@ type daemon struct {
 	dpKind string
 	sender *transport.IPv6Sender
 	dadC   chan dadResult
-	ctlC   chan ctlCall
+	ctl    *ctl.Relay
 	// installed is the data-plane state last applied.
 	dpDirty bool
 	// discardLog rate-limits the log of silently discarded BUs.
@@ -147,7 +137,7 @@ func Run(ctx context.Context, o Options) error {
 	d := &daemon{
 		cfg: cfg, log: log, core: core, dp: dp, dpKind: kind, sender: sender,
 		udp:  udp,
-		dadC: make(chan dadResult, 64), ctlC: make(chan ctlCall), discardLog: newRateLog(10 * time.Second),
+		dadC: make(chan dadResult, 64), ctl: ctl.NewRelay(), discardLog: newRateLog(10 * time.Second),
 		announcing: map[netip.Addr]context.CancelFunc{},
 		mn:         mn,
 		limit:      newLimiter(cfg.RateLimit.PerSource, cfg.RateLimit.Total),
@@ -169,7 +159,7 @@ func Run(ctx context.Context, o Options) error {
 		log.Info("binding cache restored", "saved", len(saved), "restored", core.Len())
 		d.apply(ctx, acts)
 	}
-	srv, err := ctl.Listen(cfg.Status.Socket, d.handleCtl)
+	srv, err := ctl.Listen(cfg.Status.Socket, d.ctl.Handler)
 	if err != nil {
 		return err
 	}
@@ -223,9 +213,8 @@ func Run(ctx context.Context, o Options) error {
 			d.apply(ctx, core.HandleDADResult(time.Now(), r.hoa, r.ok))
 		case <-timer.C:
 			d.apply(ctx, core.Tick(time.Now()))
-		case c := <-d.ctlC:
-			v, err := d.control(c.cmd)
-			c.reply <- ctlReply{v, err}
+		case c := <-d.ctl.C():
+			c.Reply(d.control(c.Command))
 		case <-o.HUP:
 			d.doReload(ctx, o.Reload)
 		}
@@ -307,17 +296,6 @@ func arm(t *time.Timer, core *ha.Core) {
 		}
 	}
 	t.Reset(wait)
-}
-
-func (d *daemon) handleCtl(ctx context.Context, req ctl.Request) (any, error) {
-	c := ctlCall{cmd: req.Command, reply: make(chan ctlReply, 1)}
-	select {
-	case d.ctlC <- c:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	r := <-c.reply
-	return r.v, r.err
 }
 
 func (d *daemon) control(cmd string) (any, error) {

@@ -9,8 +9,6 @@
 package mrd
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -215,28 +213,22 @@ func (s *state) noteBU(now time.Time, from netip.Addr) {
 
 // noteRegistered completes the handover figures when a tunnel from a new
 // care-of address is installed.
-func (s *state) noteRegistered(now time.Time, t SetTunnelInfo) *Handover {
-	u, ok := s.usable[t.Local]
+func (s *state) noteRegistered(now time.Time, local netip.Addr, uplink string) *Handover {
+	u, ok := s.usable[local]
 	if !ok || u.IsZero() {
 		return nil
 	}
-	bu, ok := s.firstBU[t.Local]
+	bu, ok := s.firstBU[local]
 	if !ok {
 		return nil
 	}
-	h := &Handover{CareOf: t.Local, Uplink: t.Uplink, ToBU: bu.Sub(u).String(), ToBA: now.Sub(u).String(),
+	h := &Handover{CareOf: local, Uplink: uplink, ToBU: bu.Sub(u).String(), ToBA: now.Sub(u).String(),
 		ToBUNs: int64(bu.Sub(u)), ToBANs: int64(now.Sub(u)), At: now}
 	s.last = h
 	// Measured once per address: a refresh is not a handover.
-	delete(s.firstBU, t.Local)
-	s.usable[t.Local] = time.Time{}
+	delete(s.firstBU, local)
+	s.usable[local] = time.Time{}
 	return h
-}
-
-// SetTunnelInfo is what noteRegistered needs of a SetTunnel action.
-type SetTunnelInfo struct {
-	Local  netip.Addr
-	Uplink string
 }
 
 func (s *state) status(now time.Time) StatusReport {
@@ -271,9 +263,6 @@ func (s *state) status(now time.Time) StatusReport {
 	return r
 }
 
-// errLoopDone is returned by the event loop when it stops normally.
-var errLoopDone = errors.New("mrd: stopped")
-
 // buildBUPacket turns a SendBU action into the whole IPv6 packet to send
 // from an IPv6 care-of address (or from the home address at home).
 func buildBUPacket(hoa netip.Addr, a mrouter.SendBU) ([]byte, error) {
@@ -287,11 +276,3 @@ func buildBUPacket(hoa netip.Addr, a mrouter.SendBU) ([]byte, error) {
 	}
 	return pkt, nil
 }
-
-// buildInnerBU is the inner IPv6 packet of a BU sent over UDP/IPv4
-// (RFC 5555 4.2): from the home address to the home agent, no HAO.
-func buildInnerBU(hoa netip.Addr, a mrouter.SendBU) ([]byte, error) {
-	return mh.BuildPacket(mh.Packet{Src: hoa, Dst: a.To, HopLimit: 64, Message: a.BU})
-}
-
-var _ = context.Background

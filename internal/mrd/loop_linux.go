@@ -32,21 +32,11 @@ type raEvent struct {
 	pkt    transport.ICMPv6Packet
 }
 
-type ctlCall struct {
-	cmd   string
-	reply chan ctlReply
-}
-
-type ctlReply struct {
-	v   any
-	err error
-}
-
 // Daemon is a running mobile router.
 type Daemon struct {
 	st      *state
 	reload  func() (*config.MRouter, error)
-	ctlC    chan ctlCall
+	ctl     *ctl.Relay
 	hupC    chan struct{}
 	senders map[string]*transport.IPv6Sender
 	ras     map[string]*transport.Listener[transport.ICMPv6Packet]
@@ -166,7 +156,7 @@ func Run(ctx context.Context, o Options) error {
 		signer:   signer,
 		udp:      udp,
 		udpTx:    udpTx,
-		ctlC:     make(chan ctlCall),
+		ctl:      ctl.NewRelay(),
 		senders:  map[string]*transport.IPv6Sender{},
 		ras:      map[string]*transport.Listener[transport.ICMPv6Packet]{},
 		raC:      make(chan raEvent, 64),
@@ -200,7 +190,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer sig.Close()
 
-	srv, err := ctl.Listen(cfg.Status.Socket, d.handleCtl)
+	srv, err := ctl.Listen(cfg.Status.Socket, d.ctl.Handler)
 	if err != nil {
 		return err
 	}
@@ -233,7 +223,7 @@ func Run(ctx context.Context, o Options) error {
 		d.arm(timer)
 		select {
 		case <-ctx.Done():
-			d.shutdown()
+			log.Info("mobile router stopping: removing tunnel, routes, rules and home address")
 			return nil
 		case u := <-linkC:
 			d.onLink(ctx, u)
@@ -259,9 +249,8 @@ func Run(ctx context.Context, o Options) error {
 				d.feedUplinks(ctx)
 			}
 			d.apply(ctx, d.st.core.Tick(now))
-		case c := <-d.ctlC:
-			v, err := d.control(c.cmd)
-			c.reply <- ctlReply{v, err}
+		case c := <-d.ctl.C():
+			c.Reply(d.control(c.Command))
 		case dg, ok := <-udpC:
 			if !ok {
 				return fmt.Errorf("DSMIPv6 UDP socket closed: %v", udp.Err())
@@ -314,17 +303,6 @@ func openDataplane(ops dataplane.NetOps, cfg *config.MRouter, log *slog.Logger, 
 		}
 		return u, "userspace", nil
 	}
-}
-
-func (d *Daemon) handleCtl(ctx context.Context, req ctl.Request) (any, error) {
-	c := ctlCall{cmd: req.Command, reply: make(chan ctlReply, 1)}
-	select {
-	case d.ctlC <- c:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	r := <-c.reply
-	return r.v, r.err
 }
 
 func (d *Daemon) control(cmd string) (any, error) {
@@ -650,7 +628,7 @@ func (d *Daemon) setTunnel(ctx context.Context, t mrouter.SetTunnel) {
 		local := t.Local
 		d.udpTx.src.Store(&local)
 	}
-	if h := d.st.noteRegistered(time.Now(), SetTunnelInfo{Local: t.Local, Uplink: t.Uplink}); h != nil {
+	if h := d.st.noteRegistered(time.Now(), t.Local, t.Uplink); h != nil {
 		d.st.log.Info("handover", "care_of", h.CareOf, "uplink", h.Uplink, "usable_to_bu", h.ToBU, "usable_to_ba", h.ToBA)
 	}
 	d.st.log.Info("tunnel installed", "local", t.Local, "remote", t.Remote, "encap", t.Encap, "uplink", t.Uplink, "reason", t.Reason)
@@ -813,13 +791,6 @@ func (d *Daemon) closeSockets() {
 	}
 }
 
-// shutdown deregisters nothing (a vehicle switching off keeps its binding
-// until it expires, so a quick restart resumes at once) and lets the
-// deferred clean-up remove the tunnel, rules and home address.
-func (d *Daemon) shutdown() {
-	d.st.log.Info("mobile router stopping: removing tunnel, routes, rules and home address")
-}
-
 func (d *Daemon) doReload(ctx context.Context) {
 	if d.reload == nil {
 		return
@@ -978,8 +949,6 @@ func sysctlOn(path string) bool {
 }
 
 var errNoUDP = errors.New("no DSMIPv6 UDP socket: no home agent has an ipv4_address")
-
-func timeNow() time.Time { return time.Now() }
 
 func (d *Daemon) stopDHCP() {
 	for n, c := range d.dhcp {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"github.com/nemo-mobility/nemo/dataplane"
 	"github.com/nemo-mobility/nemo/dhcpv4"
@@ -132,7 +133,7 @@ func (d *Daemon) onDatagram(ctx context.Context, dg transport.Datagram) {
 		if err == nil && pkt.Message != nil {
 			if ba, ok := pkt.Message.(mh.BindingAck); ok {
 				d.st.log.Debug("received binding acknowledgement over UDP", "from", from, "seq", ba.Sequence, "status", ba.Status.String())
-				d.apply(ctx, d.st.core.HandleBA(timeNow(), mrouter.BAInfo{From: pkt.Src, BA: ba, ViaUDP: true, Raw: raw}))
+				d.apply(ctx, d.st.core.HandleBA(time.Now(), mrouter.BAInfo{From: pkt.Src, BA: ba, ViaUDP: true, Raw: raw}))
 			}
 			return
 		}
