@@ -114,27 +114,19 @@ func TestDSMIPv6BehindNAT(t *testing.T) {
 
 	// The NAT forgets every mapping while traffic flows: traffic must come
 	// back by itself, at the latest with the next keepalive (8 s here).
-	type pingOut struct {
-		r   testbed.PingResult
-		err error
-	}
-	pc := make(chan pingOut, 1)
-	go func() {
-		r, err := tb.Ping(testbed.NodeMNN, testbed.CN6.String(), 300, 50*time.Millisecond)
-		pc <- pingOut{r, err}
-	}()
+	wait := s.PingStream(testbed.CN6, 300)
 	time.Sleep(2 * time.Second)
 	if out, err := tb.Exec(testbed.NodeAR1, "conntrack", "-F"); err != nil {
 		t.Fatalf("conntrack -F: %v: %s", err, out)
 	}
-	p := <-pc
-	if p.err != nil {
-		t.Fatal(p.err)
+	pr, err := wait()
+	if err != nil {
+		t.Fatal(err)
 	}
-	gap := time.Duration(p.r.LongestLossRun) * 50 * time.Millisecond
-	t.Logf("conntrack flushed on the NAT: %d/%d pings answered, longest gap %v", p.r.Received, p.r.Sent, gap)
-	if last := p.r.Sent - p.r.Received; p.r.Received < p.r.Sent/2 || last > 8*20 {
-		t.Fatalf("traffic did not recover after the NAT flush: %d/%d", p.r.Received, p.r.Sent)
+	gap := time.Duration(pr.LongestLossRun) * PingInterval
+	t.Logf("conntrack flushed on the NAT: %d/%d pings answered, longest gap %v", pr.Received, pr.Sent, gap)
+	if lost := pr.Sent - pr.Received; pr.Received < pr.Sent/2 || lost > 8*20 {
+		t.Fatalf("traffic did not recover after the NAT flush: %d/%d", pr.Received, pr.Sent)
 	}
 	traffic(t, s, "FN1 after the NAT flush", true)
 

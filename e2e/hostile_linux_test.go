@@ -265,25 +265,17 @@ func (h *hostile) attack(name string, pings int, fn func(t *testing.T) (expected
 // attack, in percent.
 func (h *hostile) attackLoss(name string, pings int, maxLoss float64, fn func(t *testing.T) (expected, observed string)) {
 	h.t.Run(name, func(t *testing.T) {
-		type pingOut struct {
-			r   testbed.PingResult
-			err error
-		}
-		pc := make(chan pingOut, 1)
-		go func() {
-			r, err := h.s.TB.Ping(testbed.NodeMNN, testbed.CN6.String(), pings, PingInterval)
-			pc <- pingOut{r, err}
-		}()
+		wait := h.s.PingStream(testbed.CN6, pings)
 		time.Sleep(200 * time.Millisecond)
 		expected, observed := fn(t)
-		p := <-pc
-		if p.err != nil {
-			t.Errorf("ping stream: %v", p.err)
+		pr, perr := wait()
+		if perr != nil {
+			t.Errorf("ping stream: %v", perr)
 		} else {
-			observed += fmt.Sprintf("; ping %d/%d", p.r.Received, p.r.Sent)
-			if p.r.Loss > maxLoss {
+			observed += fmt.Sprintf("; ping %d/%d", pr.Received, pr.Sent)
+			if pr.Loss > maxLoss {
 				t.Errorf("ping stream MNN→CN lost %.0f%% (%d of %d, longest run %d) during the attack",
-					p.r.Loss, p.r.Sent-p.r.Received, p.r.Sent, p.r.LongestLossRun)
+					pr.Loss, pr.Sent-pr.Received, pr.Sent, pr.LongestLossRun)
 			}
 		}
 		h.record(name, expected, observed)

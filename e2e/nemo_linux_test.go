@@ -336,15 +336,7 @@ func TestReloadMobileRouter(t *testing.T) {
 	if err := os.WriteFile(s.MRConf, conf, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	type pingOut struct {
-		r   testbed.PingResult
-		err error
-	}
-	pc := make(chan pingOut, 1)
-	go func() {
-		r, err := tb.Ping(testbed.NodeMNN, testbed.CN6.String(), 60, 50*time.Millisecond)
-		pc <- pingOut{r, err}
-	}()
+	wait := s.PingStream(testbed.CN6, 60)
 	time.Sleep(300 * time.Millisecond)
 	if err := s.MRProc.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
@@ -362,13 +354,13 @@ func TestReloadMobileRouter(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the home agent's binding did not take the new lifetime (left %s)", lifetime)
 	}
-	p := <-pc
-	if p.err != nil {
-		t.Fatal(p.err)
+	pr, err := wait()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("reload with a new lifetime: binding lifetime left %s; ping %d/%d, longest gap %v", lifetime, p.r.Received, p.r.Sent,
-		time.Duration(p.r.LongestLossRun)*50*time.Millisecond)
-	if p.r.Received < p.r.Sent-2 {
-		t.Fatalf("traffic interrupted by the reload: %d/%d", p.r.Received, p.r.Sent)
+	t.Logf("reload with a new lifetime: binding lifetime left %s; ping %d/%d, longest gap %v", lifetime, pr.Received, pr.Sent,
+		time.Duration(pr.LongestLossRun)*PingInterval)
+	if pr.Received < pr.Sent-2 {
+		t.Fatalf("traffic interrupted by the reload: %d/%d", pr.Received, pr.Sent)
 	}
 }

@@ -412,6 +412,24 @@ type MoveResult struct {
 // PingInterval is the interval of the ping stream run across a move.
 const PingInterval = 50 * time.Millisecond
 
+// PingStream starts count pings from MNN to dst, one every PingInterval,
+// in the background; wait returns their result once they are done.
+func (s *Scenario) PingStream(dst netip.Addr, count int) (wait func() (testbed.PingResult, error)) {
+	type out struct {
+		r   testbed.PingResult
+		err error
+	}
+	c := make(chan out, 1)
+	go func() {
+		r, err := s.TB.Ping(testbed.NodeMNN, dst.String(), count, PingInterval)
+		c <- out{r, err}
+	}()
+	return func() (testbed.PingResult, error) {
+		o := <-c
+		return o.r, o.err
+	}
+}
+
 // Move brings the up uplinks up, then the down uplinks down, while a
 // 20-per-second ping stream runs from MNN to CN, and waits for the mobile
 // router to reach state with a care-of address in coaIn (any when invalid).
@@ -429,16 +447,7 @@ func (s *Scenario) MoveBeforeBreak(name string, up, down []string, coaIn netip.P
 
 func (s *Scenario) move(name string, up, down []string, state string, coaIn netip.Prefix, dst netip.Addr, mbb bool) (MoveResult, error) {
 	res := MoveResult{Name: name}
-	type pingOut struct {
-		r   testbed.PingResult
-		err error
-	}
-	pc := make(chan pingOut, 1)
-	const count = 120 // 6 s at 20/s
-	go func() {
-		r, err := s.TB.Ping(testbed.NodeMNN, dst.String(), count, PingInterval)
-		pc <- pingOut{r, err}
-	}()
+	wait := s.PingStream(dst, 120) // 6 s at 20/s
 	time.Sleep(500 * time.Millisecond)
 	start := time.Now()
 	for _, u := range up {
@@ -457,7 +466,7 @@ func (s *Scenario) move(name string, up, down []string, state string, coaIn neti
 	res.Took = time.Since(start)
 	res.Status = st
 	if err != nil {
-		<-pc
+		wait()
 		return res, err
 	}
 	if mbb {
@@ -470,11 +479,11 @@ func (s *Scenario) move(name string, up, down []string, state string, coaIn neti
 	if h := st.Handover; h != nil && h.At.After(start) {
 		res.Handover = h
 	}
-	p := <-pc
-	if p.err != nil {
-		return res, fmt.Errorf("ping stream: %w", p.err)
+	pr, err := wait()
+	if err != nil {
+		return res, fmt.Errorf("ping stream: %w", err)
 	}
-	res.Ping = p.r
-	res.Gap = time.Duration(p.r.LongestLossRun) * PingInterval
+	res.Ping = pr
+	res.Gap = time.Duration(pr.LongestLossRun) * PingInterval
 	return res, nil
 }
