@@ -228,7 +228,7 @@ func (u *Userspace) tunLoop() {
 			}
 			continue
 		}
-		t, h, pkt, ok := u.snap.Load().route(buf[:n], &u.pc)
+		t, h, pkt, ok := u.route(buf[:n])
 		if !ok {
 			continue
 		}
@@ -291,7 +291,7 @@ func (u *Userspace) rawLoop(sock *rawSocket, outer4 bool, innerVersion int) {
 		} else {
 			from = r.from6()
 		}
-		t := u.snap.Load().byRemote[from]
+		t := u.peer(from)
 		inner, ok := t.accept(pkt, innerVersion, &u.pc)
 		if !ok {
 			continue
@@ -299,6 +299,18 @@ func (u *Userspace) rawLoop(sock *rawSocket, outer4 bool, innerVersion int) {
 		u.tun.Write(inner)
 	}
 }
+
+// route finds the tunnel for a packet read from the TUN device (see
+// snapshot.route). The forwarding loops use only route, peer and udpPeer.
+func (u *Userspace) route(pkt []byte) (*planeTunnel, innerHeader, []byte, bool) {
+	return u.snap.Load().route(pkt, &u.pc)
+}
+
+// peer returns the raw-socket tunnel whose outer peer is from (nil: none).
+func (u *Userspace) peer(from netip.Addr) *planeTunnel { return u.snap.Load().byRemote[from] }
+
+// udpPeer returns the UDP tunnel whose outer peer is from (nil: none).
+func (u *Userspace) udpPeer(from netip.AddrPort) *planeTunnel { return u.snap.Load().byUDP[from] }
 
 // InjectUDP feeds a packet that arrived on the daemon's UDP socket from
 // outer endpoint from (payload = the inner IPv4 or IPv6 packet, RFC 5555
@@ -310,7 +322,7 @@ func (u *Userspace) InjectUDP(from netip.AddrPort, pkt []byte) {
 		return
 	}
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) // an AF_INET6 socket reports ::ffff:a.b.c.d
-	t := u.snap.Load().byUDP[from]
+	t := u.udpPeer(from)
 	inner, ok := t.accept(pkt, 0, &u.pc)
 	if !ok {
 		return
