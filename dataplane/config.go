@@ -340,6 +340,11 @@ type Backend interface {
 	// nothing. On error, what was applied stays recorded and the next Set
 	// retries the rest.
 	Set(cfg Config) error
+	// Update replaces the groups named in changes (GroupChange), each
+	// independently of the others and of the base that Set replaces; the
+	// whole desired state is the base and every group. Refused and failed
+	// changes come back as joined *GroupError values (FailedGroups).
+	Update(changes []GroupChange) error
 	// Close removes everything the backend made and restores the sysctls
 	// it changed. It is idempotent.
 	Close() error

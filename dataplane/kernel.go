@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -77,6 +78,10 @@ type Kernel struct {
 	tunnels map[string]string         // Tunnel.ID → link name
 	us      atomic.Pointer[Userspace] // UDP tunnels; nil until one is wanted
 	closed  bool
+	// base is the Set configuration, groups the Update ones; the kernel
+	// backend installs their union.
+	base   Config
+	groups map[string]Config
 }
 
 var _ Backend = (*Kernel)(nil)
@@ -84,7 +89,7 @@ var _ Backend = (*Kernel)(nil)
 // NewKernel returns a kernel backend that works through ops. It makes
 // nothing until Set.
 func NewKernel(ops NetOps, opts KernelOptions) *Kernel {
-	return &Kernel{ops: ops, opts: opts, rec: newReconciler(ops), tunnels: make(map[string]string)}
+	return &Kernel{ops: ops, opts: opts, rec: newReconciler(ops), tunnels: make(map[string]string), groups: make(map[string]Config)}
 }
 
 // Name implements Backend.
@@ -140,7 +145,7 @@ func splitUDP(cfg Config) (kern, udp Config) {
 	return kern, udp
 }
 
-// Set implements Backend.
+// Set implements Backend: cfg is the base group (see Update).
 func (k *Kernel) Set(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -150,6 +155,75 @@ func (k *Kernel) Set(cfg Config) error {
 	if k.closed {
 		return ErrClosed
 	}
+	old := k.base
+	k.base = cfg
+	err := k.install()
+	if errors.Is(err, ErrInvalidConfig) {
+		k.base = old
+	}
+	return err
+}
+
+// Update implements Backend. The kernel backend installs the union of the
+// base and every group each time (one link per tunnel makes the kernel's
+// own state grow with the bindings anyway); the userspace backend is the
+// one whose cost follows the change. An invalid change is refused as a
+// *GroupError and changes nothing.
+func (k *Kernel) Update(changes []GroupChange) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return ErrClosed
+	}
+	var errs []error
+	for _, c := range changes {
+		if c.Delete || isZero(c.Config) {
+			delete(k.groups, c.ID)
+			continue
+		}
+		if err := c.Config.Validate(); err != nil {
+			errs = append(errs, &GroupError{ID: c.ID, Err: err})
+			continue
+		}
+		old, had := k.groups[c.ID]
+		k.groups[c.ID] = c.Config
+		if err := k.merged().Validate(); err != nil {
+			if had {
+				k.groups[c.ID] = old
+			} else {
+				delete(k.groups, c.ID)
+			}
+			errs = append(errs, &GroupError{ID: c.ID, Err: err})
+		}
+	}
+	if err := k.install(); err != nil {
+		for _, c := range changes {
+			errs = append(errs, &GroupError{ID: c.ID, Err: err})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// merged is the base and every group in one Config.
+func (k *Kernel) merged() Config {
+	cfg := k.base
+	if len(k.groups) == 0 {
+		return cfg
+	}
+	cfg.Tunnels = slices.Clone(cfg.Tunnels)
+	cfg.Routes = slices.Clone(cfg.Routes)
+	cfg.Proxy = slices.Clone(cfg.Proxy)
+	for _, g := range k.groups {
+		cfg.Tunnels = append(cfg.Tunnels, g.Tunnels...)
+		cfg.Routes = append(cfg.Routes, g.Routes...)
+		cfg.Proxy = append(cfg.Proxy, g.Proxy...)
+	}
+	return cfg
+}
+
+// install converges the system to the base and groups (k.mu held).
+func (k *Kernel) install() error {
+	cfg := k.merged()
 	kcfg, ucfg := splitUDP(cfg)
 	links := make([]Link, 0, len(kcfg.Tunnels))
 	names := make(map[string]string, len(kcfg.Tunnels))
@@ -244,6 +318,7 @@ func (k *Kernel) Close() error {
 	}
 	k.closed = true
 	k.tunnels = nil
+	k.groups = nil
 	var errs []error
 	if err := k.rec.apply(newKstate()); err != nil {
 		errs = append(errs, err)

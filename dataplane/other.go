@@ -28,6 +28,8 @@ type UserspaceOptions struct {
 	TUNName string
 	MTU     int
 	UDP     UDPSender
+	// TableShards sizes the forwarding tables.
+	TableShards int
 }
 
 // Userspace is the userspace backend; outside Linux it cannot be made.

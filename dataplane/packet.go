@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"slices"
 )
 
 // IPv6 fixed header (RFC 8200 section 3):
@@ -178,50 +177,4 @@ func appendIPv4Header(b []byte, src, dst netip.Addr, proto uint8, tos uint8, pay
 	}
 	binary.BigEndian.PutUint16(h[ipv4ChecksumOffset:], ^uint16(sum))
 	return b
-}
-
-// prefixTable is a longest-prefix-match table over IPv4 and IPv6 prefixes.
-// Build it once; lookups do not allocate and are safe for concurrent use.
-type prefixTable[T any] struct {
-	lens4, lens6 []int // distinct prefix lengths present, longest first
-	m            map[netip.Prefix]T
-}
-
-// newPrefixTable builds a table; later entries with the same prefix win.
-func newPrefixTable[T any](prefixes []netip.Prefix, values []T) *prefixTable[T] {
-	t := &prefixTable[T]{m: make(map[netip.Prefix]T, len(prefixes))}
-	for i, p := range prefixes {
-		p = p.Masked()
-		t.m[p] = values[i]
-		if p.Addr().Is4() {
-			if !slices.Contains(t.lens4, p.Bits()) {
-				t.lens4 = append(t.lens4, p.Bits())
-			}
-		} else if !slices.Contains(t.lens6, p.Bits()) {
-			t.lens6 = append(t.lens6, p.Bits())
-		}
-	}
-	slices.Sort(t.lens4)
-	slices.Reverse(t.lens4)
-	slices.Sort(t.lens6)
-	slices.Reverse(t.lens6)
-	return t
-}
-
-// lookup returns the value of the longest prefix containing a.
-func (t *prefixTable[T]) lookup(a netip.Addr) (v T, ok bool) {
-	lens := t.lens6
-	if a.Is4() {
-		lens = t.lens4
-	}
-	for _, n := range lens {
-		p, err := a.Prefix(n)
-		if err != nil {
-			continue
-		}
-		if v, ok = t.m[p]; ok {
-			return v, true
-		}
-	}
-	return v, false
 }

@@ -134,7 +134,13 @@ func TestPrefixTable(t *testing.T) {
 		netip.MustParsePrefix("192.0.2.0/24"),
 		netip.MustParsePrefix("192.0.2.16/28"),
 	}
-	tbl := newPrefixTable(ps, []string{"default", "home", "mnp", "hoa", "v4net", "v4mnp"})
+	names := []string{"default", "home", "mnp", "hoa", "v4net", "v4mnp"}
+	tbl := newRouteTable(4)
+	tx := tbl.begin()
+	for i, p := range ps {
+		tx.set(p, &planeTunnel{group: names[i]})
+	}
+	tx.commit()
 	for _, tc := range []struct{ addr, want string }{
 		{"2001:db8:1::100", "hoa"},
 		{"2001:db8:1::101", "home"},
@@ -144,7 +150,11 @@ func TestPrefixTable(t *testing.T) {
 		{"192.0.2.1", "v4net"},
 		{"198.51.100.1", ""},
 	} {
-		got, ok := tbl.lookup(netip.MustParseAddr(tc.addr))
+		pt, ok := tbl.lookup(netip.MustParseAddr(tc.addr))
+		got := ""
+		if ok {
+			got = pt.group
+		}
 		if (tc.want == "") == ok || got != tc.want {
 			t.Errorf("lookup(%s) = %q, %v; want %q", tc.addr, got, ok, tc.want)
 		}
@@ -153,30 +163,30 @@ func TestPrefixTable(t *testing.T) {
 
 // planeFixture is a snapshot with one IPv6 tunnel routing 2001:db8:bb::/64
 // and accepting sources from 2001:db8:aa::/64.
-func planeFixture(t testing.TB) (*snapshot, *planeTunnel, *planeCounters) {
+func planeFixture(t testing.TB) (*plane, *planeTunnel, *planeCounters) {
 	t.Helper()
 	cfg := Config{
 		Tunnels: []Tunnel{{ID: "peer", Encap: IP6IP6, Local: netip.MustParseAddr("2001:db8:ff::1"), Remote: netip.MustParseAddr("2001:db8:ff::2"),
 			Allowed: []netip.Prefix{pfxA6}}},
 		Routes: []Route{{Dst: pfxB6, Tunnel: "peer"}},
 	}
-	s, err := buildSnapshot(cfg, map[string]*tunnelCounters{}, func(Tunnel) (txState, error) { return txState{}, nil })
-	if err != nil {
+	s := newPlane(newReconciler(NewFake("tun0")), "tun0", 0, func(Tunnel) (txState, error) { return txState{}, nil }, func() bool { return false })
+	if err := s.update([]GroupChange{{Config: cfg}}); err != nil {
 		t.Fatal(err)
 	}
-	return s, s.byID["peer"], &planeCounters{}
+	return s, s.tunnels["peer"], &s.pc
 }
 
 func TestPlaneDecisions(t *testing.T) {
 	s, pt, pc := planeFixture(t)
 	out := testPacket6(t, "2001:db8:aa::1", "2001:db8:bb::1", 16)
-	if got, _, pkt, ok := s.route(append(out, 0, 0), pc); !ok || got != pt || len(pkt) != len(out) {
+	if got, _, pkt, ok := s.route(append(out, 0, 0)); !ok || got != pt || len(pkt) != len(out) {
 		t.Errorf("route: tunnel %v ok %v len %d", got, ok, len(pkt))
 	}
-	if _, _, _, ok := s.route(testPacket6(t, "2001:db8:aa::1", "2001:db8:cc::1", 16), pc); ok || pc.dropNoRoute.Load() != 1 {
+	if _, _, _, ok := s.route(testPacket6(t, "2001:db8:aa::1", "2001:db8:cc::1", 16)); ok || pc.dropNoRoute.Load() != 1 {
 		t.Errorf("unrouted destination accepted (drops %d)", pc.dropNoRoute.Load())
 	}
-	if _, _, _, ok := s.route(out[:20], pc); ok || pc.dropMalformed.Load() != 1 {
+	if _, _, _, ok := s.route(out[:20]); ok || pc.dropMalformed.Load() != 1 {
 		t.Errorf("truncated packet accepted")
 	}
 	if _, ok := pt.accept(out, ipVersion6, pc); !ok || pt.ctr.rxPackets.Load() != 1 || pt.ctr.rxBytes.Load() != uint64(len(out)) {
@@ -192,7 +202,7 @@ func TestPlaneDecisions(t *testing.T) {
 	if _, ok := nilTunnel.accept(out, ipVersion6, pc); ok || pc.dropUnknownPeer.Load() != 1 {
 		t.Errorf("unknown peer accepted")
 	}
-	st := s.stats(pc)
+	st := s.stats()
 	if st.Tunnels["peer"].RxPackets != 1 || st.DropNoRoute != 1 || st.DropUnknownPeer != 1 || st.DropMalformed != 2 {
 		t.Errorf("stats %+v", st)
 	}
@@ -205,11 +215,11 @@ func TestPerPacketNoAlloc(t *testing.T) {
 	outer := appendIPv4Header(nil, netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("198.51.100.1"), protoIPv6InIP, 0, len(out))
 	outer = append(outer, out...)
 	for name, f := range map[string]func(){
-		"encapsulate": func() { s.route(out, pc) },
+		"encapsulate": func() { s.route(out) },
 		"decapsulate": func() { pt.accept(out, ipVersion6, pc) },
 		"strip IPv4":  func() { stripIPv4(outer) },
 		"drop filter": func() { pt.accept(bad, ipVersion6, pc) },
-		"drop short":  func() { s.route(out[:10], pc) },
+		"drop short":  func() { s.route(out[:10]) },
 	} {
 		if a := testing.AllocsPerRun(1000, f); a != 0 {
 			t.Errorf("%s allocates %.1f times per packet", name, a)
@@ -218,23 +228,25 @@ func TestPerPacketNoAlloc(t *testing.T) {
 }
 
 func BenchmarkEncapsulate(b *testing.B) {
-	s, _, pc := planeFixture(b)
+	s, _, _ := planeFixture(b)
 	pkt := testPacket6(b, "2001:db8:aa::1", "2001:db8:bb::1", 1200)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(pkt)))
 	for b.Loop() {
-		if _, _, _, ok := s.route(pkt, pc); !ok {
+		if _, _, _, ok := s.route(pkt); !ok {
 			b.Fatal("not routed")
 		}
 	}
 }
 
 func BenchmarkDecapsulate(b *testing.B) {
-	s, _, pc := planeFixture(b)
+	s, _, _ := planeFixture(b)
 	inner := testPacket6(b, "2001:db8:aa::1", "2001:db8:bb::1", 1200)
 	pkt := appendIPv4Header(nil, netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("198.51.100.1"), protoIPv6InIP, 0, len(inner))
 	pkt = append(pkt, inner...)
-	s.byRemote[netip.MustParseAddr("198.51.100.2")] = s.byID["peer"]
+	tx := s.byRemote.begin()
+	tx.set(netip.MustParseAddr("198.51.100.2"), s.tunnels["peer"])
+	tx.commit()
 	b.ReportAllocs()
 	b.SetBytes(int64(len(pkt)))
 	for b.Loop() {
@@ -242,7 +254,7 @@ func BenchmarkDecapsulate(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, ok := s.byRemote[src].accept(payload, ipVersion6, pc); !ok {
+		if _, ok := s.peer(src).accept(payload, ipVersion6, &s.pc); !ok {
 			b.Fatal("not accepted")
 		}
 	}

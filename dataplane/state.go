@@ -3,7 +3,6 @@ package dataplane
 import (
 	"errors"
 	"fmt"
-	"maps"
 )
 
 // Sysctl keys (paths below /proc/sys).
@@ -85,7 +84,15 @@ func newReconciler(ops NetOps) *reconciler {
 
 // apply converges to want. It attempts every operation and returns the
 // joined errors.
-func (r *reconciler) apply(want kstate) error {
+func (r *reconciler) apply(want kstate) error { return r.applyDelta(r.cur, want) }
+
+// applyDelta moves the part of the kernel state that old describes to
+// want: it adds and replaces what want has, then deletes what old has and
+// want does not. Objects outside old and want are left alone, so one
+// group's state (a binding's routes and proxy entry) changes without
+// looking at the rest. old may be r.cur itself (then everything not in
+// want goes).
+func (r *reconciler) applyDelta(old, want kstate) error {
 	var errs []error
 	cur := &r.cur
 
@@ -167,8 +174,9 @@ func (r *reconciler) apply(want kstate) error {
 	}
 
 	// Phase 2: delete what is no longer wanted.
-	for k, p := range maps.Clone(cur.proxy) {
-		if _, ok := want.proxy[k]; ok {
+	for k := range old.proxy {
+		p, ok := cur.proxy[k]
+		if _, keep := want.proxy[k]; keep || !ok {
 			continue
 		}
 		if err := r.ops.NeighProxyDel(p); err != nil {
@@ -177,8 +185,9 @@ func (r *reconciler) apply(want kstate) error {
 		}
 		delete(cur.proxy, k)
 	}
-	for rl := range maps.Clone(cur.rules) {
-		if _, ok := want.rules[rl]; ok {
+	for rl := range old.rules {
+		_, ok := cur.rules[rl]
+		if _, keep := want.rules[rl]; keep || !ok {
 			continue
 		}
 		if err := r.ops.RuleDel(rl); err != nil {
@@ -187,8 +196,9 @@ func (r *reconciler) apply(want kstate) error {
 		}
 		delete(cur.rules, rl)
 	}
-	for k, rt := range maps.Clone(cur.routes) {
-		if _, ok := want.routes[k]; ok {
+	for k := range old.routes {
+		rt, ok := cur.routes[k]
+		if _, keep := want.routes[k]; keep || !ok {
 			continue
 		}
 		if err := r.ops.RouteDel(rt); err != nil {
@@ -197,8 +207,9 @@ func (r *reconciler) apply(want kstate) error {
 		}
 		delete(cur.routes, k)
 	}
-	for name := range maps.Clone(cur.links) {
-		if _, ok := want.links[name]; ok {
+	for name := range old.links {
+		_, ok := cur.links[name]
+		if _, keep := want.links[name]; keep || !ok {
 			continue
 		}
 		if err := r.ops.LinkDel(name); err != nil {
@@ -207,8 +218,9 @@ func (r *reconciler) apply(want kstate) error {
 		}
 		delete(cur.links, name)
 	}
-	for k := range maps.Clone(cur.sysctl) {
-		if _, ok := want.sysctl[k]; ok {
+	for k := range old.sysctl {
+		_, ok := cur.sysctl[k]
+		if _, keep := want.sysctl[k]; keep || !ok {
 			continue
 		}
 		if err := r.ops.SysctlSet(k, r.orig[k]); err != nil {

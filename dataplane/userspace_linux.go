@@ -38,6 +38,9 @@ type UserspaceOptions struct {
 	// UDP carries UDP-encapsulated tunnels; it can also be set later with
 	// SetUDPSender.
 	UDP UDPSender
+	// TableShards sizes the forwarding tables (0: DefaultTableShards); a
+	// home agent passes about an eighth of the bindings it expects.
+	TableShards int
 }
 
 // udpBox holds a UDPSender for an atomic pointer.
@@ -50,13 +53,10 @@ type Userspace struct {
 	ops  NetOps
 	opts UserspaceOptions
 
-	mu   sync.Mutex // serialises Set and Close
-	rec  *reconciler
-	ctrs map[string]*tunnelCounters
-
-	snap   atomic.Pointer[snapshot]
+	mu     sync.Mutex // serialises Set, Update, Stats and Close
+	plane  *plane
 	udp    atomic.Pointer[udpBox]
-	pc     planeCounters
+	pc     *planeCounters // &plane.pc
 	closed atomic.Bool
 
 	tun *os.File
@@ -78,8 +78,9 @@ func NewUserspace(ops NetOps, opts UserspaceOptions) (*Userspace, error) {
 	if opts.MTU == 0 {
 		opts.MTU = DefaultTUNMTU
 	}
-	u := &Userspace{ops: ops, opts: opts, rec: newReconciler(ops), ctrs: make(map[string]*tunnelCounters)}
-	u.snap.Store(emptySnapshot)
+	u := &Userspace{ops: ops, opts: opts}
+	u.plane = newPlane(newReconciler(ops), opts.TUNName, opts.TableShards, u.prepare, func() bool { return u.udp.Load() != nil })
+	u.pc = &u.plane.pc
 	if opts.UDP != nil {
 		u.udp.Store(&udpBox{opts.UDP})
 	}
@@ -133,56 +134,46 @@ func (u *Userspace) SetUDPSender(s UDPSender) {
 	u.udp.Store(&udpBox{s})
 }
 
-// Set implements Backend.
+// Set implements Backend: cfg is the base group (see Update).
 func (u *Userspace) Set(cfg Config) error {
-	if err := cfg.Validate(); err != nil {
-		return err
+	err := u.Update([]GroupChange{{Config: cfg}})
+	var ge *GroupError
+	if errors.As(err, &ge) {
+		return fmt.Errorf("dataplane: userspace set: %w", ge.Err)
 	}
+	return err
+}
+
+// Update implements Grouped: each change replaces one group; the cost is
+// that of the groups changed, not of the whole state.
+func (u *Userspace) Update(changes []GroupChange) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.closed.Load() {
 		return ErrClosed
 	}
-	for _, t := range cfg.Tunnels {
-		if t.Encap == UDP && u.udp.Load() == nil {
-			return fmt.Errorf("tunnel %q: %w", t.ID, ErrNoUDPSender)
+	return u.plane.update(changes)
+}
+
+// prepare makes a tunnel's send state.
+func (u *Userspace) prepare(t Tunnel) (txState, error) {
+	idx := 0
+	if t.Device != "" {
+		i, err := u.ops.LinkIndex(t.Device)
+		if err != nil {
+			return txState{}, fmt.Errorf("%w: device %s: %v", ErrInvalidConfig, t.Device, err)
 		}
+		idx = i
 	}
-	ctrs := make(map[string]*tunnelCounters, len(cfg.Tunnels))
-	for _, t := range cfg.Tunnels {
-		if c, ok := u.ctrs[t.ID]; ok {
-			ctrs[t.ID] = c
-		}
-	}
-	snap, err := buildSnapshot(cfg, ctrs, func(t Tunnel) (txState, error) {
-		idx := 0
-		if t.Device != "" {
-			i, err := u.ops.LinkIndex(t.Device)
-			if err != nil {
-				return txState{}, fmt.Errorf("%w: device %s: %v", ErrInvalidConfig, t.Device, err)
-			}
-			idx = i
-		}
-		return prepareTx(t, idx), nil
-	})
-	if err != nil {
-		return err
-	}
-	want, err := desiredState(cfg, nil, func(string) string { return u.opts.TUNName })
-	if err != nil {
-		return err
-	}
-	// New tunnels first, so packets the new routes bring find them.
-	u.snap.Store(snap)
-	u.ctrs = ctrs
-	if err := u.rec.apply(want); err != nil {
-		return fmt.Errorf("dataplane: userspace set: %w", err)
-	}
-	return nil
+	return prepareTx(t, idx), nil
 }
 
 // Stats implements Backend.
-func (u *Userspace) Stats() Stats { return u.snap.Load().stats(&u.pc) }
+func (u *Userspace) Stats() Stats {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.plane.stats()
+}
 
 // Close implements Backend: it removes the routes, rules and proxy
 // entries, restores the sysctls, closes the TUN device (which deletes it)
@@ -192,8 +183,7 @@ func (u *Userspace) Close() error {
 		return nil
 	}
 	u.mu.Lock()
-	err := u.rec.apply(newKstate())
-	u.snap.Store(emptySnapshot)
+	err := u.plane.reset()
 	u.mu.Unlock()
 	u.closeFiles()
 	u.wg.Wait()
@@ -292,7 +282,7 @@ func (u *Userspace) rawLoop(sock *rawSocket, outer4 bool, innerVersion int) {
 			from = r.from6()
 		}
 		t := u.peer(from)
-		inner, ok := t.accept(pkt, innerVersion, &u.pc)
+		inner, ok := t.accept(pkt, innerVersion, u.pc)
 		if !ok {
 			continue
 		}
@@ -301,16 +291,16 @@ func (u *Userspace) rawLoop(sock *rawSocket, outer4 bool, innerVersion int) {
 }
 
 // route finds the tunnel for a packet read from the TUN device (see
-// snapshot.route). The forwarding loops use only route, peer and udpPeer.
+// plane.route). The forwarding loops use only route, peer and udpPeer.
 func (u *Userspace) route(pkt []byte) (*planeTunnel, innerHeader, []byte, bool) {
-	return u.snap.Load().route(pkt, &u.pc)
+	return u.plane.route(pkt)
 }
 
 // peer returns the raw-socket tunnel whose outer peer is from (nil: none).
-func (u *Userspace) peer(from netip.Addr) *planeTunnel { return u.snap.Load().byRemote[from] }
+func (u *Userspace) peer(from netip.Addr) *planeTunnel { return u.plane.peer(from) }
 
 // udpPeer returns the UDP tunnel whose outer peer is from (nil: none).
-func (u *Userspace) udpPeer(from netip.AddrPort) *planeTunnel { return u.snap.Load().byUDP[from] }
+func (u *Userspace) udpPeer(from netip.AddrPort) *planeTunnel { return u.plane.udpPeer(from) }
 
 // InjectUDP feeds a packet that arrived on the daemon's UDP socket from
 // outer endpoint from (payload = the inner IPv4 or IPv6 packet, RFC 5555
@@ -323,7 +313,7 @@ func (u *Userspace) InjectUDP(from netip.AddrPort, pkt []byte) {
 	}
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) // an AF_INET6 socket reports ::ffff:a.b.c.d
 	t := u.udpPeer(from)
-	inner, ok := t.accept(pkt, 0, &u.pc)
+	inner, ok := t.accept(pkt, 0, u.pc)
 	if !ok {
 		return
 	}

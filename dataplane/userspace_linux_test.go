@@ -291,7 +291,9 @@ func TestUserspaceForwarding(t *testing.T) {
 
 			// The raw-socket send path must not allocate per packet.
 			if encap != UDP {
-				pt := tb.ua.snap.Load().byID["peer"]
+				tb.ua.mu.Lock()
+				pt := tb.ua.plane.tunnels["peer"]
+				tb.ua.mu.Unlock()
 				pkt := testPacket6(t, "2001:db8:aa::1", "2001:db8:bb::1", 64)
 				s := newSender()
 				sock := tb.ua.raw6in6

@@ -47,50 +47,61 @@ func CoreConfig(c *config.HA) ha.Config {
 	return cc
 }
 
-// dataplaneConfig renders the binding cache as data-plane state: one tunnel
-// per binding to its care-of address, accepting only the home address and
-// the registered prefixes as inner sources (RFC 3963 section 9, RFC 6275
-// 10.4.5); routes for the home address and the prefixes into it; a proxy
-// neighbour entry for the home address on the home link (never for the
-// prefixes, RFC 3963 section 6.3).
-func dataplaneConfig(c *config.HA, bs []ha.Binding) dataplane.Config {
-	dc := dataplane.Config{Forwarding: true, ProxyNDP: c.Agent.HomeInterface}
-	for _, b := range bs {
-		if b.State != ha.StateValid {
-			continue
-		}
-		id := b.HomeAddress.String()
-		t := dataplane.Tunnel{ID: id, Remote: b.CareOf}
-		switch b.Encap {
-		case ha.EncapIP6IP6:
-			t.Encap, t.Local = dataplane.IP6IP6, c.Agent.Address
-		case ha.EncapIP6IP4:
-			t.Encap, t.Local = dataplane.IP6IP4, c.Agent.IPv4Address
-		case ha.EncapUDP:
-			t.Encap, t.Local, t.UDPRemote = dataplane.UDP, c.Agent.IPv4Address, b.UDP
-			t.Remote = b.UDP.Addr()
-		default:
-			continue
-		}
-		t.Allowed = append(t.Allowed, netip.PrefixFrom(b.HomeAddress, 128))
-		t.Allowed = append(t.Allowed, b.Prefixes...)
-		dc.Routes = append(dc.Routes, dataplane.Route{Dst: netip.PrefixFrom(b.HomeAddress, 128), Tunnel: id})
-		for _, p := range b.Prefixes {
-			dc.Routes = append(dc.Routes, dataplane.Route{Dst: p, Tunnel: id})
-		}
-		if b.IPv4HomeAddress.IsValid() {
-			p := netip.PrefixFrom(b.IPv4HomeAddress, 32)
-			t.Allowed = append(t.Allowed, p)
-			dc.Routes = append(dc.Routes, dataplane.Route{Dst: p, Tunnel: id})
-			dc.Proxy = append(dc.Proxy, dataplane.ProxyNeigh{Addr: b.IPv4HomeAddress, Dev: c.Agent.HomeInterface})
-		}
-		for _, p := range b.IPv4Prefixes {
-			t.Allowed = append(t.Allowed, p)
-			dc.Routes = append(dc.Routes, dataplane.Route{Dst: p, Tunnel: id})
-		}
-		dc.Tunnels = append(dc.Tunnels, t)
-		dc.Proxy = append(dc.Proxy, dataplane.ProxyNeigh{Addr: b.HomeAddress, Dev: c.Agent.HomeInterface, Router: b.Router()})
+// baseConfig is the data plane's base state: forwarding on, and proxy
+// neighbour discovery on the home link.
+func baseConfig(c *config.HA) dataplane.Config {
+	return dataplane.Config{Forwarding: true, ProxyNDP: c.Agent.HomeInterface}
+}
+
+// bindingConfig renders one binding as its data-plane group: a tunnel to
+// its care-of address, accepting only the home address and the registered
+// prefixes as inner sources (RFC 3963 section 9, RFC 6275 10.4.5); routes
+// for the home address and the prefixes into it; a proxy neighbour entry
+// for the home address on the home link (never for the prefixes, RFC 3963
+// section 6.3). A binding that carries no traffic yet (DAD pending) or
+// cannot be rendered has an empty group.
+func bindingConfig(c *config.HA, b ha.Binding) dataplane.Config {
+	var dc dataplane.Config
+	if b.State != ha.StateValid {
+		return dc
 	}
+	id := b.HomeAddress.String()
+	t := dataplane.Tunnel{ID: id, Remote: b.CareOf}
+	switch b.Encap {
+	case ha.EncapIP6IP6:
+		t.Encap, t.Local = dataplane.IP6IP6, c.Agent.Address
+	case ha.EncapIP6IP4:
+		t.Encap, t.Local = dataplane.IP6IP4, c.Agent.IPv4Address
+	case ha.EncapUDP:
+		t.Encap, t.Local, t.UDPRemote = dataplane.UDP, c.Agent.IPv4Address, b.UDP
+		t.Remote = b.UDP.Addr()
+	default:
+		return dc
+	}
+	n := 1 + len(b.Prefixes) + len(b.IPv4Prefixes)
+	if b.IPv4HomeAddress.IsValid() {
+		n++
+	}
+	t.Allowed = make([]netip.Prefix, 0, n)
+	dc.Routes = make([]dataplane.Route, 0, n)
+	t.Allowed = append(t.Allowed, netip.PrefixFrom(b.HomeAddress, 128))
+	t.Allowed = append(t.Allowed, b.Prefixes...)
+	dc.Routes = append(dc.Routes, dataplane.Route{Dst: netip.PrefixFrom(b.HomeAddress, 128), Tunnel: id})
+	for _, p := range b.Prefixes {
+		dc.Routes = append(dc.Routes, dataplane.Route{Dst: p, Tunnel: id})
+	}
+	if b.IPv4HomeAddress.IsValid() {
+		p := netip.PrefixFrom(b.IPv4HomeAddress, 32)
+		t.Allowed = append(t.Allowed, p)
+		dc.Routes = append(dc.Routes, dataplane.Route{Dst: p, Tunnel: id})
+		dc.Proxy = append(dc.Proxy, dataplane.ProxyNeigh{Addr: b.IPv4HomeAddress, Dev: c.Agent.HomeInterface})
+	}
+	for _, p := range b.IPv4Prefixes {
+		t.Allowed = append(t.Allowed, p)
+		dc.Routes = append(dc.Routes, dataplane.Route{Dst: p, Tunnel: id})
+	}
+	dc.Tunnels = []dataplane.Tunnel{t}
+	dc.Proxy = append(dc.Proxy, dataplane.ProxyNeigh{Addr: b.HomeAddress, Dev: c.Agent.HomeInterface, Router: b.Router()})
 	return dc
 }
 

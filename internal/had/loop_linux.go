@@ -42,8 +42,12 @@ type daemon struct {
 	sender *transport.IPv6Sender
 	dadC   chan dadResult
 	ctl    *ctl.Relay
-	// installed is the data-plane state last applied.
-	dpDirty bool
+	// dpBase means the data plane's base state must be (re)installed;
+	// dpPending holds the home addresses whose bindings changed since the
+	// last data-plane update (each is one group: the update costs what
+	// changed, not the whole cache).
+	dpBase    bool
+	dpPending map[netip.Addr]struct{}
 	// discardLog rate-limits the log of silently discarded BUs.
 	discardLog *rateLog
 	// outbox holds the BAs and BEs to send after the next data-plane
@@ -143,7 +147,8 @@ func Run(ctx context.Context, o Options) error {
 		limit:      newLimiter(cfg.RateLimit.PerSource, cfg.RateLimit.Total),
 		// Forwarding and proxy_ndp go on at start, not with the first
 		// binding: the home agent also routes for routers at home.
-		dpDirty: true,
+		dpBase:    true,
+		dpPending: map[netip.Addr]struct{}{},
 	}
 	if mn == nil {
 		log.Warn("no mobile router has an MN-HA key: every Binding Update is accepted without authentication (insecure = true)")
@@ -176,7 +181,7 @@ func Run(ctx context.Context, o Options) error {
 	for {
 		// A burst of packets costs one data-plane update, and every BA
 		// leaves only after the forwarding it acknowledges is in place.
-		if d.dpDirty {
+		if d.dpBase || len(d.dpPending) > 0 {
 			d.syncDataplane()
 		}
 		d.flush()
@@ -357,8 +362,8 @@ func (d *daemon) apply(ctx context.Context, acts []ha.Action) {
 		case ha.StartDAD:
 			d.startDAD(ctx, a)
 		case ha.InstallBinding:
-			d.dpDirty = true
 			b := a.Binding
+			d.dpPending[b.HomeAddress] = struct{}{}
 			d.log.Info("binding installed", "home_address", b.HomeAddress, "care_of", b.CareOf, "encap", b.Encap,
 				"prefixes", b.Prefixes, "lifetime", b.Lifetime, "new", !a.Previous.HomeAddress.IsValid())
 			if !a.Previous.HomeAddress.IsValid() || a.Previous.CareOf != b.CareOf || a.Previous.IPv4HomeAddress != b.IPv4HomeAddress {
@@ -366,7 +371,7 @@ func (d *daemon) apply(ctx context.Context, acts []ha.Action) {
 			}
 		case ha.RemoveBinding:
 			d.stopAnnouncing(a.Binding.HomeAddress)
-			d.dpDirty = true
+			d.dpPending[a.Binding.HomeAddress] = struct{}{}
 			d.stateDirty = true
 			// Interception stops (RFC 6275 10.3.2) with the data-plane
 			// update that precedes the BA.
@@ -430,13 +435,39 @@ func (d *daemon) logBA(log *slog.Logger, a ha.SendBA, msg string, args ...any) {
 	d.discardLog.log(log, a.To, msg, args...)
 }
 
-// syncDataplane makes the data plane equal to the binding cache.
+// syncDataplane brings the data plane up to date with the binding cache:
+// the base state if it changed, and one group per changed binding. What
+// failed stays pending and is retried at the next update.
 func (d *daemon) syncDataplane() {
-	if err := d.dp.Set(dataplaneConfig(d.cfg, d.core.Bindings())); err != nil {
-		d.log.Error("data plane update failed; retrying at the next change", "err", err)
+	if d.dpBase {
+		if err := d.dp.Set(baseConfig(d.cfg)); err != nil {
+			d.log.Error("data plane base update failed; retrying at the next change", "err", err)
+		} else {
+			d.dpBase = false
+		}
+	}
+	if len(d.dpPending) == 0 {
 		return
 	}
-	d.dpDirty = false
+	changes := make([]dataplane.GroupChange, 0, len(d.dpPending))
+	for hoa := range d.dpPending {
+		c := dataplane.GroupChange{ID: hoa.String()}
+		if b, ok := d.core.Lookup(hoa); ok {
+			c.Config = bindingConfig(d.cfg, b)
+		} else {
+			c.Delete = true
+		}
+		changes = append(changes, c)
+	}
+	clear(d.dpPending)
+	if err := d.dp.Update(changes); err != nil {
+		d.log.Error("data plane update failed; retrying at the next change", "err", err)
+		for _, id := range dataplane.FailedGroups(err) {
+			if hoa, perr := netip.ParseAddr(id); perr == nil {
+				d.dpPending[hoa] = struct{}{}
+			}
+		}
+	}
 }
 
 // announce sends the unsolicited Neighbor Advertisements of RFC 6275
@@ -521,7 +552,12 @@ func (d *daemon) doReload(ctx context.Context, reload func() (*config.HA, error)
 	d.cfg = cfg
 	d.mn = mn
 	d.limit.perSource, d.limit.total = float64(cfg.RateLimit.PerSource), float64(cfg.RateLimit.Total)
-	d.dpDirty = true
+	// Addresses and the home interface may have changed: every binding's
+	// group is rendered again.
+	d.dpBase = true
+	for _, b := range d.core.Bindings() {
+		d.dpPending[b.HomeAddress] = struct{}{}
+	}
 	d.log.Info("configuration reloaded", "mobile_routers", len(cfg.MobileRouters))
 	d.apply(ctx, acts)
 }
