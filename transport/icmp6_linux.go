@@ -188,27 +188,13 @@ func SendRS(ifname string) error {
 // ifname with hop limit 255 and a Target Link-Layer Address option
 // (RFC 4861 7.2.6).
 func SendNA(ifname string, target netip.Addr, opt NAOptions) error {
-	if !target.Is6() || target.Is4In6() || target.IsMulticast() || target.IsUnspecified() {
-		return fmt.Errorf("%w: NA target %s", ErrBadAddress, target)
-	}
-	l, err := linkInfo(ifname)
-	if err != nil {
-		return err
-	}
-	src, dst := opt.Src, opt.Dst
-	if !src.IsValid() {
-		if !l.linkLocal.IsValid() {
-			return fmt.Errorf("transport: neighbor advertisement on %s: %w", ifname, ErrNoLinkLocal)
-		}
-		src = l.linkLocal
-	}
-	if !dst.IsValid() {
-		dst = allNodes
-	}
-	lla := opt.LinkAddr
-	if lla == nil {
-		lla = l.hw
-	}
+	n := OpenNASender(ifname)
+	defer n.Close()
+	return n.Send(target, opt)
+}
+
+// naMessage is the body of an unsolicited Neighbor Advertisement (S=0).
+func naMessage(target netip.Addr, opt NAOptions, lla []byte) []byte {
 	var flags uint8
 	if opt.Router {
 		flags |= naFlagRouter
@@ -216,11 +202,7 @@ func SendNA(ifname string, target netip.Addr, opt NAOptions) error {
 	if opt.Override {
 		flags |= naFlagOverride
 	}
-	msg := neighborMsg{Type: icmpNeighborAdvert, Flags: flags, Target: target.WithZone(""), LinkAddr: lla}
-	if err := sendND(l.index, src.WithZone(""), dst.WithZone(""), msg.marshal()); err != nil {
-		return fmt.Errorf("transport: neighbor advertisement for %s on %s: %w", target, ifname, err)
-	}
-	return nil
+	return neighborMsg{Type: icmpNeighborAdvert, Flags: flags, Target: target.WithZone(""), LinkAddr: lla}.marshal()
 }
 
 // DAD performs Duplicate Address Detection for addr on ifname on behalf of

@@ -214,3 +214,28 @@ func TestListenRAFromRadvd(t *testing.T) {
 	p.A.do(t, func() error { return SendRS(devA) })
 	check("solicited RA", recvOne(t, l.Packets()), llA)
 }
+
+// TestNASenderReuse sends several advertisements through one NASender:
+// one socket, the interface looked up once, every message on the wire.
+func TestNASenderReuse(t *testing.T) {
+	p := newPair(t)
+	l := listenICMP(t, p.B, ICMPv6Config{Device: devB, Types: []uint8{icmpNeighborAdvert}})
+	var n *NASender
+	p.A.do(t, func() error { n = OpenNASender(devA); return nil })
+	defer n.Close()
+	for i := range 5 {
+		target := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, 15: byte(i + 1)})
+		// The socket is opened (in A's namespace) by the first Send.
+		p.A.do(t, func() error { return n.Send(target, NAOptions{Override: true, Router: true}) })
+		got := recvOne(t, l.Packets())
+		if !bytes.Equal(got.Data[8:24], target.AsSlice()) || got.Data[4] != 0xA0 || !bytes.Equal(got.Data[26:], p.MACA) {
+			t.Errorf("NA %d: data %x", i, got.Data)
+		}
+	}
+	first := n.learnt
+	p.A.do(t, func() error { return n.Send(netip.MustParseAddr("2001:db8:1::99"), NAOptions{}) })
+	recvOne(t, l.Packets())
+	if n.learnt != first {
+		t.Errorf("interface looked up again within %v", naLinkRefresh)
+	}
+}

@@ -64,10 +64,9 @@ type daemon struct {
 	// stateDirty means the binding cache changed since the last save.
 	stateDirty, saveArmed bool
 	lastSave              time.Time
-	// announcing cancels the unsolicited NAs still due for a home
-	// address; they must stop the moment its binding goes, or a late one
-	// would steal the address back from a router that returned home.
-	announcing map[netip.Addr]context.CancelFunc
+	// ann schedules the unsolicited NAs of new bindings; na sends them.
+	ann *announcer
+	na  *transport.NASender
 }
 
 // Run runs the home agent until ctx is done, then removes every tunnel,
@@ -142,7 +141,8 @@ func Run(ctx context.Context, o Options) error {
 		cfg: cfg, log: log, core: core, dp: dp, dpKind: kind, sender: sender,
 		udp:  udp,
 		dadC: make(chan dadResult, 64), ctl: ctl.NewRelay(), discardLog: newRateLog(10 * time.Second),
-		announcing: map[netip.Addr]context.CancelFunc{},
+		ann:        newAnnouncer(),
+		na:         transport.OpenNASender(cfg.Agent.HomeInterface),
 		mn:         mn,
 		limit:      newLimiter(cfg.RateLimit.PerSource, cfg.RateLimit.Total),
 		// Forwarding and proxy_ndp go on at start, not with the first
@@ -174,8 +174,11 @@ func Run(ctx context.Context, o Options) error {
 	log.Info("home agent started", "address", cfg.Agent.Address, "home_prefix", cfg.Agent.HomePrefix,
 		"home_interface", cfg.Agent.HomeInterface, "mobile_routers", len(cfg.MobileRouters), "dataplane", kind)
 
+	defer d.na.Close()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	annTimer := time.NewTimer(time.Hour)
+	defer annTimer.Stop()
 	saveTimer := time.NewTimer(time.Hour)
 	defer saveTimer.Stop()
 	for {
@@ -185,6 +188,7 @@ func Run(ctx context.Context, o Options) error {
 			d.syncDataplane()
 		}
 		d.flush()
+		d.announceDue(annTimer)
 		if d.stateDirty && !d.saveArmed {
 			// Coalesce: at most one write per saveEvery.
 			saveTimer.Reset(max(0, saveEvery-time.Since(d.lastSave)))
@@ -218,6 +222,7 @@ func Run(ctx context.Context, o Options) error {
 			d.apply(ctx, core.HandleDADResult(time.Now(), r.hoa, r.ok))
 		case <-timer.C:
 			d.apply(ctx, core.Tick(time.Now()))
+		case <-annTimer.C:
 		case c := <-d.ctl.C():
 			c.Reply(d.control(c.Command))
 		case <-o.HUP:
@@ -277,7 +282,8 @@ func openDataplane(ops dataplane.NetOps, cfg *config.HA, log *slog.Logger, udp *
 		}
 		return dataplane.NewKernel(ops, kopts), kind, nil
 	default:
-		opts := dataplane.UserspaceOptions{Owner: Owner, TUNName: "nemo-ha0"}
+		// About eight bindings per shard: a change copies a few entries.
+		opts := dataplane.UserspaceOptions{Owner: Owner, TUNName: "nemo-ha0", TableShards: len(cfg.MobileRouters) / 8}
 		if udp != nil {
 			opts.UDP = udpSender{udp}
 		}
@@ -367,10 +373,10 @@ func (d *daemon) apply(ctx context.Context, acts []ha.Action) {
 			d.log.Info("binding installed", "home_address", b.HomeAddress, "care_of", b.CareOf, "encap", b.Encap,
 				"prefixes", b.Prefixes, "lifetime", b.Lifetime, "new", !a.Previous.HomeAddress.IsValid())
 			if !a.Previous.HomeAddress.IsValid() || a.Previous.CareOf != b.CareOf || a.Previous.IPv4HomeAddress != b.IPv4HomeAddress {
-				d.announce(ctx, b)
+				d.ann.start(time.Now(), b.HomeAddress, b.IPv4HomeAddress, b.Router())
 			}
 		case ha.RemoveBinding:
-			d.stopAnnouncing(a.Binding.HomeAddress)
+			d.ann.stop(a.Binding.HomeAddress)
 			d.dpPending[a.Binding.HomeAddress] = struct{}{}
 			d.stateDirty = true
 			// Interception stops (RFC 6275 10.3.2) with the data-plane
@@ -470,43 +476,26 @@ func (d *daemon) syncDataplane() {
 	}
 }
 
-// announce sends the unsolicited Neighbor Advertisements of RFC 6275
-// 10.4.1 for a binding's home address: to all nodes, Override set, Router
-// set for a mobile router (RFC 3963 6.3), so the home link's neighbours
-// send its traffic to the home agent at once.
-func (d *daemon) announce(ctx context.Context, b ha.Binding) {
-	d.stopAnnouncing(b.HomeAddress)
-	actx, cancel := context.WithCancel(ctx)
-	d.announcing[b.HomeAddress] = cancel
-	ifname, log := d.cfg.Agent.HomeInterface, d.log
-	go func() {
-		defer cancel()
-		for i := 0; i < 3; i++ {
-			if err := transport.SendNA(ifname, b.HomeAddress, transport.NAOptions{Override: true, Router: b.Router()}); err != nil {
-				log.Warn("unsolicited neighbour advertisement", "home_address", b.HomeAddress, "err", err)
-				return
-			}
-			// The IPv4 home address likewise (RFC 5555 4.5: the home
-			// agent answers ARP for it now).
-			if b.IPv4HomeAddress.IsValid() {
-				if err := transport.SendGratuitousARP(ifname, b.IPv4HomeAddress); err != nil {
-					log.Warn("gratuitous ARP", "ipv4_home_address", b.IPv4HomeAddress, "err", err)
-				}
-			}
-			select {
-			case <-time.After(time.Second):
-			case <-actx.Done():
-				return
+// announceDue sends the unsolicited Neighbor Advertisements of RFC 6275
+// 10.4.1 that are due: for a binding's home address, to all nodes,
+// Override set, Router set for a mobile router (RFC 3963 6.3), so the home
+// link's neighbours send its traffic to the home agent at once; and a
+// gratuitous ARP for its IPv4 home address (RFC 5555 4.5: the home agent
+// answers ARP for it now). Then it arms t for the next.
+func (d *daemon) announceDue(t *time.Timer) {
+	now := time.Now()
+	d.ann.due(now, func(x announcement) {
+		if err := d.na.Send(x.hoa, transport.NAOptions{Override: true, Router: x.router}); err != nil {
+			d.discardLog.log(d.log, x.hoa, "unsolicited neighbour advertisement", "home_address", x.hoa, "err", err)
+		}
+		if x.v4.IsValid() {
+			if err := transport.SendGratuitousARP(d.cfg.Agent.HomeInterface, x.v4); err != nil {
+				d.discardLog.log(d.log, x.hoa, "gratuitous ARP", "ipv4_home_address", x.v4, "err", err)
 			}
 		}
-	}()
-}
-
-// stopAnnouncing cancels the NAs still due for hoa.
-func (d *daemon) stopAnnouncing(hoa netip.Addr) {
-	if cancel, ok := d.announcing[hoa]; ok {
-		cancel()
-		delete(d.announcing, hoa)
+	})
+	if at, ok := d.ann.next(); ok {
+		t.Reset(max(0, at.Sub(now)))
 	}
 }
 
@@ -548,6 +537,10 @@ func (d *daemon) doReload(ctx context.Context, reload func() (*config.HA, error)
 	if err != nil {
 		d.log.Error("reload refused", "err", err)
 		return
+	}
+	if cfg.Agent.HomeInterface != d.cfg.Agent.HomeInterface {
+		d.na.Close()
+		d.na = transport.OpenNASender(cfg.Agent.HomeInterface)
 	}
 	d.cfg = cfg
 	d.mn = mn
