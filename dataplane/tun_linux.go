@@ -3,7 +3,6 @@ package dataplane
 import (
 	"encoding/binary"
 	"fmt"
-	"net/netip"
 	"os"
 	"syscall"
 	"unsafe"
@@ -11,27 +10,119 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// TUN offload flags (include/uapi/linux/if_tun.h).
+const (
+	tunFCsum = 0x01 // TUN_F_CSUM
+	tunFTSO4 = 0x02 // TUN_F_TSO4
+	tunFTSO6 = 0x04 // TUN_F_TSO6
+)
+
 // openTUN creates the TUN device name (IFF_TUN|IFF_NO_PI: packets are bare
 // IPv4/IPv6, the version nibble tells them apart) in the calling thread's
 // network namespace and returns it as a pollable file. The device vanishes
 // when the file is closed (it is not persistent), taking its routes along,
 // so a crashed process leaves no TUN device behind.
-func openTUN(name string) (*os.File, error) {
+//
+// It first asks for offloads (IFF_VNET_HDR, then TUNSETOFFLOAD with
+// checksum offload and TSO for IPv4 and IPv6): every packet then carries a
+// virtio-net header, and the kernel may hand over TCP bursts of up to 64 KiB
+// that the plane segments itself (offload.go). A kernel or emulator that
+// refuses gets the plain device; vnet tells which it is.
+func openTUN(name string) (f *os.File, vnet bool, err error) {
+	if fd, err := openTUNFlags(name, unix.IFF_VNET_HDR); err == nil {
+		if err := unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, tunFCsum|tunFTSO4|tunFTSO6); err == nil {
+			return os.NewFile(uintptr(fd), "/dev/net/tun:"+name), true, nil
+		}
+		unix.Close(fd)
+	}
+	fd, err := openTUNFlags(name, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	return os.NewFile(uintptr(fd), "/dev/net/tun:"+name), false, nil
+}
+
+func openTUNFlags(name string, extra uint16) (int, error) {
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, fmt.Errorf("dataplane: open /dev/net/tun: %w", err)
+		return -1, fmt.Errorf("dataplane: open /dev/net/tun: %w", err)
 	}
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("dataplane: TUN name %q: %w", name, err)
+		return -1, fmt.Errorf("dataplane: TUN name %q: %w", name, err)
 	}
-	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI | extra)
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("dataplane: TUNSETIFF %s: %w", name, err)
+		return -1, fmt.Errorf("dataplane: TUNSETIFF %s: %w", name, err)
 	}
-	return os.NewFile(uintptr(fd), "/dev/net/tun:"+name), nil
+	return fd, nil
+}
+
+// tunIO reads and writes the TUN device without allocating: one per
+// goroutine. readWait blocks until a packet is there; readNow does not
+// (n = -1: none ready).
+type tunIO struct {
+	rc       syscall.RawConn
+	buf      []byte
+	n        int
+	errno    syscall.Errno
+	readWait func(fd uintptr) bool
+	readNow  func(fd uintptr) bool
+	iov      [2]unix.Iovec
+	hdr      [vnetHdrLen]byte
+	write    func(fd uintptr) bool
+}
+
+func newTunIO(f *os.File, buf []byte) (*tunIO, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	r := &tunIO{rc: rc, buf: buf}
+	read := func(fd uintptr) syscall.Errno {
+		n, _, e := unix.Syscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)))
+		r.n, r.errno = int(n), e
+		if e != 0 {
+			r.n = -1
+		}
+		return e
+	}
+	r.readWait = func(fd uintptr) bool { return read(fd) != unix.EAGAIN }
+	r.readNow = func(fd uintptr) bool {
+		if read(fd) == unix.EAGAIN {
+			r.errno = 0
+		}
+		return true
+	}
+	r.write = func(fd uintptr) bool {
+		_, _, e := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&r.iov[0])), 2)
+		r.errno = e
+		return true // a TUN device drops rather than blocks
+	}
+	return r, nil
+}
+
+// writeWithHeader writes pkt behind a zero virtio-net header (no offload
+// asked: the checksums are complete) with one writev.
+func (r *tunIO) writeWithHeader(pkt []byte) error {
+	if len(pkt) == 0 {
+		return nil
+	}
+	r.iov[0].Base = &r.hdr[0]
+	r.iov[0].SetLen(vnetHdrLen)
+	r.iov[1].Base = &pkt[0]
+	r.iov[1].SetLen(len(pkt))
+	err := r.rc.Write(r.write)
+	r.iov[1].Base = nil
+	if err != nil {
+		return err
+	}
+	if r.errno != 0 {
+		return r.errno
+	}
+	return nil
 }
 
 // rawSocket is a non-blocking raw socket registered with the runtime
@@ -157,36 +248,4 @@ func (s *sender) send(sock *rawSocket, t *planeTunnel, pkt []byte, tc uint8) err
 		return s.errno
 	}
 	return nil
-}
-
-// receiver reads packets and their source address with recvfrom without
-// allocating: one per goroutine.
-type receiver struct {
-	buf   []byte
-	rsa   unix.RawSockaddrAny
-	rlen  uint32
-	n     int
-	errno syscall.Errno
-	read  func(fd uintptr) bool
-}
-
-func newReceiver(size int) *receiver {
-	r := &receiver{buf: make([]byte, size)}
-	r.read = func(fd uintptr) bool {
-		r.rlen = unix.SizeofSockaddrAny
-		n, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.buf[0])), uintptr(len(r.buf)), 0,
-			uintptr(unsafe.Pointer(&r.rsa)), uintptr(unsafe.Pointer(&r.rlen)))
-		if e == unix.EAGAIN {
-			return false
-		}
-		r.n, r.errno = int(n), e
-		return true
-	}
-	return r
-}
-
-// from6 returns the IPv6 source address of the last packet.
-func (r *receiver) from6() netip.Addr {
-	sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&r.rsa))
-	return netip.AddrFrom16(sa.Addr)
 }

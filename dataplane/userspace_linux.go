@@ -59,7 +59,10 @@ type Userspace struct {
 	pc     *planeCounters // &plane.pc
 	closed atomic.Bool
 
-	tun *os.File
+	tun     *os.File
+	tunVnet bool // the TUN device has offloads: a virtio-net header on every packet
+	injMu   sync.Mutex
+	inj     *tunIO // InjectUDP's writer
 	// raw sockets: [outer family][inner protocol]
 	raw6in6, raw4in6, raw6in4, raw4in4 *rawSocket
 	wg                                 sync.WaitGroup
@@ -85,7 +88,7 @@ func NewUserspace(ops NetOps, opts UserspaceOptions) (*Userspace, error) {
 		u.udp.Store(&udpBox{opts.UDP})
 	}
 	var err error
-	if u.tun, err = openTUN(opts.TUNName); err != nil {
+	if u.tun, u.tunVnet, err = openTUN(opts.TUNName); err != nil {
 		return nil, err
 	}
 	socks := []struct {
@@ -110,12 +113,48 @@ func NewUserspace(ops NetOps, opts UserspaceOptions) (*Userspace, error) {
 		u.closeFiles()
 		return nil, fmt.Errorf("dataplane: set %s up: %w", opts.TUNName, err)
 	}
+	// The loops' buffers, made once (batch_linux.go).
+	var maps [][]byte
+	fail := func(err error) (*Userspace, error) {
+		for _, m := range maps {
+			unix.Munmap(m)
+		}
+		u.closeFiles()
+		return nil, fmt.Errorf("dataplane: userspace buffers: %w", err)
+	}
+	// A TSO burst may be 64 KiB of IP packet (65536 bytes of IPv6) plus
+	// the virtio-net header: room for twice that, which costs address
+	// space only.
+	readBuf, err := mapBuffer(2 << 16)
+	if err != nil {
+		return fail(err)
+	}
+	maps = append(maps, readBuf)
+	rd, err := newTunIO(u.tun, readBuf)
+	if err != nil {
+		return fail(err)
+	}
+	if u.inj, err = newTunIO(u.tun, nil); err != nil {
+		return fail(err)
+	}
+	tx, err := newTxBatch(max(opts.MTU, DefaultTUNMTU))
+	if err != nil {
+		return fail(err)
+	}
+	maps = append(maps, tx.mem)
+	var rx [4]*rxBatch
+	for i := range rx {
+		if rx[i], err = newRxBatch(); err != nil {
+			return fail(err)
+		}
+		maps = append(maps, rx[i].mem)
+	}
 	u.wg.Add(5)
-	go u.tunLoop()
-	go u.rawLoop(u.raw6in6, false, ipVersion6)
-	go u.rawLoop(u.raw4in6, false, ipVersion4)
-	go u.rawLoop(u.raw6in4, true, ipVersion6)
-	go u.rawLoop(u.raw4in4, true, ipVersion4)
+	go u.tunLoop(rd, tx)
+	go u.rawLoop(u.raw6in6, false, ipVersion6, rx[0])
+	go u.rawLoop(u.raw4in6, false, ipVersion4, rx[1])
+	go u.rawLoop(u.raw6in4, true, ipVersion6, rx[2])
+	go u.rawLoop(u.raw4in4, true, ipVersion4, rx[3])
 	return u, nil
 }
 
@@ -205,29 +244,128 @@ func (u *Userspace) closeFiles() {
 }
 
 // tunLoop reads packets the kernel routed into the TUN device and sends
-// them into their tunnels.
-func (u *Userspace) tunLoop() {
+// them into their tunnels. It reads until no packet is ready or the batch
+// is full, then sends the batch: one sendmmsg per run of packets for the
+// same raw socket. With TUN offloads a read may bring a TCP burst of up to
+// 64 KiB, which it cuts into segments (splitTCP) straight into the batch.
+func (u *Userspace) tunLoop(rd *tunIO, b *txBatch) {
 	defer u.wg.Done()
-	buf := make([]byte, maxInnerPacket)
+	defer unix.Munmap(rd.buf)
+	defer unix.Munmap(b.mem)
 	s := newSender()
 	for {
-		n, err := u.tun.Read(buf)
-		if err != nil {
-			if errors.Is(err, os.ErrClosed) {
+		if err := rd.rc.Read(rd.readWait); err != nil {
+			return // closed
+		}
+		for {
+			if rd.n > len(rd.buf) {
+				u.pc.dropMalformed.Add(1) // truncated: cannot happen
+			} else if rd.n > 0 {
+				u.encap(b, s, rd.buf[:rd.n])
+			}
+			if b.n == 0 {
+				break // nothing waits: block for the next packet
+			}
+			if err := rd.rc.Read(rd.readNow); err != nil {
+				b.flush(u.udpSender())
 				return
 			}
-			continue
+			if rd.n < 0 {
+				break // none ready
+			}
 		}
-		t, h, pkt, ok := u.route(buf[:n])
-		if !ok {
-			continue
+		if b.n > 0 {
+			b.flush(u.udpSender())
 		}
-		if err := u.sendTunnel(s, t, h, pkt); err != nil {
-			t.ctr.txErrors.Add(1)
-			continue
+	}
+}
+
+// udpSender returns the current UDP sender (nil: none).
+func (u *Userspace) udpSender() UDPSender {
+	if bx := u.udp.Load(); bx != nil {
+		return bx.s
+	}
+	return nil
+}
+
+// encap routes one packet read from the TUN device (behind its virtio-net
+// header if the device has offloads) and queues it, or its TSO segments,
+// in b, sending b whenever it fills up.
+func (u *Userspace) encap(b *txBatch, s *sender, buf []byte) {
+	var vh vnetHdr
+	pkt := buf
+	if u.tunVnet {
+		if len(buf) <= vnetHdrLen {
+			u.pc.dropMalformed.Add(1)
+			return
 		}
-		t.ctr.txPackets.Add(1)
-		t.ctr.txBytes.Add(uint64(len(pkt)))
+		vh, pkt = decodeVnetHdr(buf), buf[vnetHdrLen:]
+		if vh.gsoType == vnetGSONone && vh.flags&vnetFlagNeedsCsum != 0 {
+			if completeChecksum(pkt, int(vh.csumStart), int(vh.csumOffset)) != nil {
+				u.pc.dropMalformed.Add(1)
+				return
+			}
+		}
+	}
+	t, h, pkt, ok := u.route(pkt)
+	if !ok {
+		return
+	}
+	var sock *rawSocket
+	switch t.cfg.Encap {
+	case IP6IP6:
+		sock = u.raw4in6
+		if h.version == ipVersion6 {
+			sock = u.raw6in6
+		}
+	case IP6IP4:
+		sock = u.raw4in4
+		if h.version == ipVersion6 {
+			sock = u.raw6in4
+		}
+	case UDP:
+	default:
+		t.ctr.txErrors.Add(1)
+		return
+	}
+	if vh.gsoType == vnetGSONone {
+		if b.free() == 0 {
+			b.flush(u.udpSender())
+		}
+		if len(pkt) > len(b.slots[b.n]) {
+			// Larger than the MTU the batch was made for (the MTU was
+			// raised behind our back): send it on its own, in order.
+			b.flush(u.udpSender())
+			if err := u.sendTunnel(s, t, h, pkt); err != nil {
+				t.ctr.txErrors.Add(1)
+				return
+			}
+			t.ctr.txPackets.Add(1)
+			t.ctr.txBytes.Add(uint64(len(pkt)))
+			return
+		}
+		b.sizes[b.n] = copy(b.slots[b.n], pkt)
+		b.add(sock, t, h.trafficClass)
+		return
+	}
+	nseg, hdrLen, err := tcpSegments(pkt, vh)
+	if err != nil {
+		u.pc.dropMalformed.Add(1)
+		return
+	}
+	for first := 0; first < nseg; {
+		if b.free() == 0 {
+			b.flush(u.udpSender())
+		}
+		made, err := splitTCP(pkt, vh, hdrLen, first, b.slots[b.n:], b.sizes[b.n:])
+		for range made {
+			b.add(sock, t, h.trafficClass)
+		}
+		if err != nil {
+			t.ctr.txErrors.Add(uint64(nseg - first - made))
+			return
+		}
+		first += made
 	}
 }
 
@@ -255,38 +393,74 @@ func (u *Userspace) sendTunnel(s *sender, t *planeTunnel, h innerHeader, pkt []b
 	return ErrUnsupported
 }
 
-// rawLoop reads encapsulated packets from one raw socket, decapsulates
-// them and writes the inner packets to the TUN device. An AF_INET raw
-// socket delivers the outer IPv4 header too; an AF_INET6 one only the
-// inner packet.
-func (u *Userspace) rawLoop(sock *rawSocket, outer4 bool, innerVersion int) {
+// rawLoop reads encapsulated packets from one raw socket, up to
+// rxBatchSize per recvmmsg, decapsulates them and writes the inner packets
+// to the TUN device, consecutive segments of a TCP flow merged into one
+// burst when the device has offloads. An AF_INET raw socket delivers the outer IPv4 header
+// too; an AF_INET6 one only the inner packet.
+func (u *Userspace) rawLoop(sock *rawSocket, outer4 bool, innerVersion int, r *rxBatch) {
 	defer u.wg.Done()
-	r := newReceiver(recvBufferSize)
+	defer unix.Munmap(r.mem)
+	var g groBurst
 	for {
 		if err := sock.rc.Read(r.read); err != nil {
 			return // closed
 		}
-		if r.errno != 0 {
-			continue
-		}
-		pkt := r.buf[:r.n]
-		var from netip.Addr
-		if outer4 {
-			payload, src, _, err := stripIPv4(pkt)
-			if err != nil {
+		for i := range r.n {
+			pkt, whole := r.packet(i)
+			if !whole {
 				u.pc.dropMalformed.Add(1)
 				continue
 			}
-			pkt, from = payload, src
-		} else {
-			from = r.from6()
+			var from netip.Addr
+			if outer4 {
+				payload, src, _, err := stripIPv4(pkt)
+				if err != nil {
+					u.pc.dropMalformed.Add(1)
+					continue
+				}
+				pkt, from = payload, src
+			} else {
+				from = netip.AddrFrom16(r.names[i].Addr)
+			}
+			t := u.peer(from)
+			inner, ok := t.accept(pkt, innerVersion, u.pc)
+			if !ok {
+				continue
+			}
+			if !u.tunVnet {
+				u.tun.Write(inner)
+				continue
+			}
+			// The inner packet lies in slot i at least vnetHdrLen bytes
+			// from its start: the header goes in front of it, and a TCP
+			// burst grows behind it (gro.go).
+			slot := r.slots[i]
+			start := len(slot) - cap(inner)
+			if start < vnetHdrLen {
+				u.pc.dropMalformed.Add(1) // not in its slot: cannot happen
+				continue
+			}
+			if ipLen, hdrLen, ok := groCandidate(inner); ok {
+				if g.active() && g.join(inner, ipLen, hdrLen) {
+					continue
+				}
+				if g.active() {
+					u.tun.Write(g.finish())
+				}
+				g.begin(slot, start, inner, ipLen, hdrLen)
+				continue
+			}
+			if g.active() {
+				u.tun.Write(g.finish())
+			}
+			frame := slot[start-vnetHdrLen : start+len(inner)]
+			clear(frame[:vnetHdrLen])
+			u.tun.Write(frame)
 		}
-		t := u.peer(from)
-		inner, ok := t.accept(pkt, innerVersion, u.pc)
-		if !ok {
-			continue
+		if g.active() {
+			u.tun.Write(g.finish())
 		}
-		u.tun.Write(inner)
 	}
 }
 
@@ -315,6 +489,12 @@ func (u *Userspace) InjectUDP(from netip.AddrPort, pkt []byte) {
 	t := u.udpPeer(from)
 	inner, ok := t.accept(pkt, 0, u.pc)
 	if !ok {
+		return
+	}
+	if u.tunVnet {
+		u.injMu.Lock()
+		u.inj.writeWithHeader(inner)
+		u.injMu.Unlock()
 		return
 	}
 	u.tun.Write(inner)

@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="iproute2 procps radvd dnsmasq nftables conntrack tshark python3-scapy
-qemu-user-static shellcheck busybox-static make gawk qemu-system-x86 kmod cpio"
+qemu-user-static shellcheck busybox-static make gawk qemu-system-x86 kmod cpio iperf3"
 
 missing=""
 for p in $PACKAGES; do
@@ -26,7 +26,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
 # The packages' own services are never wanted: the testbed runs its peers
 # inside namespaces.
-for s in radvd dnsmasq; do
+for s in radvd dnsmasq iperf3; do
 	systemctl disable --now "$s" >/dev/null 2>&1 || true
 done
 pkill -x dnsmasq 2>/dev/null || true
