@@ -17,6 +17,8 @@ var (
 	linkHA     = netip.MustParseAddr("2001:db8:ff::1")
 	linkLG     = netip.MustParseAddr("2001:db8:ff::2")
 	coaSpace   = netip.MustParsePrefix("2001:db8:f0::/48")
+	macHA      = "02:00:5e:00:53:01"
+	macLG      = "02:00:5e:00:53:02"
 )
 
 // topo is the two namespaces: the home agent's (veth0 and the home link,
@@ -64,6 +66,19 @@ func newTopo() (*topo, error) {
 		// CONFIG_IPV6_MIP6); keep that cost as on a real deployment.
 	)
 	for _, c := range cmds {
+		if err := run(c...); err != nil {
+			t.Close()
+			return nil, err
+		}
+	}
+	// Static neighbour entries both ways: the first measured BUs must not
+	// wait for neighbour discovery on a link that has just come up.
+	for _, c := range [][]string{
+		{"ip", "-n", t.haNS, "link", "set", "veth0", "address", macHA},
+		{"ip", "-n", t.lgNS, "link", "set", "veth0", "address", macLG},
+		{"ip", "-n", t.haNS, "-6", "neigh", "replace", linkLG.String(), "lladdr", macLG, "dev", "veth0", "nud", "permanent"},
+		{"ip", "-n", t.lgNS, "-6", "neigh", "replace", linkHA.String(), "lladdr", macHA, "dev", "veth0", "nud", "permanent"},
+	} {
 		if err := run(c...); err != nil {
 			t.Close()
 			return nil, err

@@ -61,9 +61,13 @@ type daemon struct {
 	mn *mnha.Authenticator
 	// limit bounds the BUs processed per source and in total.
 	limit *limiter
-	// stateDirty means the binding cache changed since the last save.
-	stateDirty, saveArmed bool
-	lastSave              time.Time
+	// stateDirty means the binding cache changed since the last save;
+	// saving means a save is running in the background (savedC reports
+	// its end); saveGap is the pause before the next one.
+	stateDirty, saveArmed, saving bool
+	lastSave                      time.Time
+	saveGap                       time.Duration
+	savedC                        chan saveResult
 	// ann schedules the unsolicited NAs of new bindings; na sends them.
 	ann *announcer
 	na  *transport.NASender
@@ -142,6 +146,8 @@ func Run(ctx context.Context, o Options) error {
 		udp:  udp,
 		dadC: make(chan dadResult, 64), ctl: ctl.NewRelay(), discardLog: newRateLog(10 * time.Second),
 		ann:        newAnnouncer(),
+		saveGap:    saveEvery,
+		savedC:     make(chan saveResult, 1),
 		na:         transport.OpenNASender(cfg.Agent.HomeInterface),
 		mn:         mn,
 		limit:      newLimiter(cfg.RateLimit.PerSource, cfg.RateLimit.Total),
@@ -189,22 +195,22 @@ func Run(ctx context.Context, o Options) error {
 		}
 		d.flush()
 		d.announceDue(annTimer)
-		if d.stateDirty && !d.saveArmed {
-			// Coalesce: at most one write per saveEvery.
-			saveTimer.Reset(max(0, saveEvery-time.Since(d.lastSave)))
+		if d.stateDirty && !d.saveArmed && !d.saving {
+			// Coalesce: at most one write per saveGap.
+			saveTimer.Reset(max(0, d.saveGap-time.Since(d.lastSave)))
 			d.saveArmed = true
 		}
 		arm(timer, core)
 		select {
 		case <-ctx.Done():
-			if d.stateDirty {
-				d.save()
-			}
+			d.save()
 			log.Info("home agent stopping: removing tunnels, routes and proxy entries")
 			return nil
 		case <-saveTimer.C:
 			d.saveArmed = false
-			d.save()
+			d.saveInBackground()
+		case r := <-d.savedC:
+			d.saved(r)
 		case p, ok := <-sig.Packets():
 			if !ok {
 				return fmt.Errorf("signalling sockets closed: %v", sig.Err())
@@ -556,10 +562,55 @@ func (d *daemon) doReload(ctx context.Context, reload func() (*config.HA, error)
 }
 
 // saveEvery bounds how often the binding cache is written: every change
-// is saved, changes within this window together.
-const saveEvery = 250 * time.Millisecond
+// is saved, changes within this window together. A save that takes long
+// (a big cache, a slow disk) stretches the window to saveSlack times its
+// duration, so saving never takes more than a fraction of the time.
+const (
+	saveEvery = 250 * time.Millisecond
+	saveSlack = 4
+)
 
+// saveResult is the end of a background save.
+type saveResult struct {
+	err  error
+	took time.Duration
+}
+
+// saveInBackground hands a copy of the binding cache to a goroutine that
+// encodes and writes it: the event loop never waits for the disk.
+func (d *daemon) saveInBackground() {
+	if d.saving || !d.stateDirty {
+		return
+	}
+	bs, dir := d.core.Snapshot(), d.cfg.Agent.StateDir
+	d.saving, d.stateDirty = true, false
+	go func() {
+		start := time.Now()
+		err := saveState(dir, bs)
+		d.savedC <- saveResult{err: err, took: time.Since(start)}
+	}()
+}
+
+// saved records the end of a background save.
+func (d *daemon) saved(r saveResult) {
+	d.saving = false
+	d.lastSave = time.Now()
+	d.saveGap = max(saveEvery, saveSlack*r.took)
+	if r.err != nil {
+		d.stateDirty = true // try again
+		d.log.Error("saving the binding cache", "dir", d.cfg.Agent.StateDir, "err", r.err)
+	}
+}
+
+// save writes the binding cache now if it changed (at exit), after a
+// background save still running.
 func (d *daemon) save() {
+	if d.saving {
+		d.saved(<-d.savedC)
+	}
+	if !d.stateDirty {
+		return
+	}
 	if err := saveState(d.cfg.Agent.StateDir, d.core.Snapshot()); err != nil {
 		d.log.Error("saving the binding cache", "dir", d.cfg.Agent.StateDir, "err", err)
 	}
