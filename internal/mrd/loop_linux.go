@@ -131,10 +131,17 @@ func Run(ctx context.Context, o Options) error {
 	now := time.Now()
 	cc := CoreConfig(cfg)
 	var signer *mnha.Signer
+	signerClock, clockOff, err := testSignerClock()
+	if err != nil {
+		return err
+	}
+	if signerClock != nil {
+		log.Warn("TEST-ONLY hook: the RFC 4285 signer's clock is offset", "env", TestClockOffsetEnv, "offset", clockOff)
+	}
 	if cfg.Auth.Enabled() {
 		signer, err = mnha.NewSigner(mnha.SignerConfig{SA: mnha.SA{
 			SPI: cfg.Auth.SPI, Key: cfg.Auth.Key.Bytes(), NAI: cfg.Auth.NAI, HomeAddress: cfg.Router.HomeAddress,
-		}})
+		}, Clock: signerClock})
 		if err != nil {
 			return fmt.Errorf("MN-HA key: %w", err)
 		}
@@ -853,9 +860,10 @@ func (d *Daemon) doReload(ctx context.Context) {
 	cc := CoreConfig(cfg)
 	var signer *mnha.Signer
 	if cfg.Auth.Enabled() {
+		signerClock, _, _ := testSignerClock() // checked at start
 		signer, err = mnha.NewSigner(mnha.SignerConfig{SA: mnha.SA{
 			SPI: cfg.Auth.SPI, Key: cfg.Auth.Key.Bytes(), NAI: cfg.Auth.NAI, HomeAddress: cfg.Router.HomeAddress,
-		}})
+		}, Clock: signerClock})
 		if err != nil {
 			d.st.cfg = old
 			d.st.log.Error("reload refused: MN-HA key", "err", err)

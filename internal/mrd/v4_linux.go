@@ -131,9 +131,18 @@ func (d *Daemon) onDatagram(ctx context.Context, dg transport.Datagram) {
 	if v == 6 {
 		pkt, raw, err := mh.ParsePacket(dg.Data)
 		if err == nil && pkt.Message != nil {
-			if ba, ok := pkt.Message.(mh.BindingAck); ok {
-				d.st.log.Debug("received binding acknowledgement over UDP", "from", from, "seq", ba.Sequence, "status", ba.Status.String())
-				d.apply(ctx, d.st.core.HandleBA(time.Now(), mrouter.BAInfo{From: pkt.Src, BA: ba, ViaUDP: true, Raw: raw}))
+			switch m := pkt.Message.(type) {
+			case mh.BindingAck:
+				d.st.log.Debug("received binding acknowledgement over UDP", "from", from, "seq", m.Sequence, "status", m.Status.String())
+				d.apply(ctx, d.st.core.HandleBA(time.Now(), mrouter.BAInfo{From: pkt.Src, BA: m, ViaUDP: true, Raw: raw}))
+			case mh.BindingRefreshRequest:
+				// RFC 5555 4.1: the home agent's signalling to an IPv4
+				// care-of address comes in UDP too; a refresh answers
+				// through the current NAT mapping.
+				d.st.log.Info("binding refresh request over UDP", "from", from)
+				d.apply(ctx, d.st.core.HandleBRR(time.Now(), pkt.Src))
+			case mh.BindingError:
+				d.apply(ctx, d.st.core.HandleBE(time.Now(), pkt.Src, m))
 			}
 			return
 		}
