@@ -8,6 +8,8 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
@@ -31,7 +33,22 @@ const sitPMTUDisc = 1
 type NetlinkOps struct {
 	h  *netlink.Handle
 	ns netns.NsHandle
+
+	// idx caches interface indexes for idxTTL: a home agent adds a route
+	// and a proxy entry per binding, and a netlink dump per lookup cost as
+	// much as the operation itself.
+	idxMu sync.Mutex
+	idx   map[string]cachedIndex
 }
+
+type cachedIndex struct {
+	i  int
+	at time.Time
+}
+
+// idxTTL bounds how long a cached interface index is trusted (an interface
+// deleted and re-created gets a new one).
+const idxTTL = time.Second
 
 var _ NetOps = (*NetlinkOps)(nil)
 
@@ -58,11 +75,32 @@ func (o *NetlinkOps) Close() error {
 }
 
 func (o *NetlinkOps) index(name string) (int, error) {
+	now := time.Now()
+	o.idxMu.Lock()
+	c, ok := o.idx[name]
+	o.idxMu.Unlock()
+	if ok && now.Sub(c.at) < idxTTL {
+		return c.i, nil
+	}
 	l, err := o.h.LinkByName(name)
 	if err != nil {
+		o.forget(name)
 		return 0, fmt.Errorf("link %s: %w", name, err)
 	}
+	o.idxMu.Lock()
+	if o.idx == nil {
+		o.idx = make(map[string]cachedIndex)
+	}
+	o.idx[name] = cachedIndex{l.Attrs().Index, now}
+	o.idxMu.Unlock()
 	return l.Attrs().Index, nil
+}
+
+// forget drops name's cached index (the link was deleted or changed).
+func (o *NetlinkOps) forget(name string) {
+	o.idxMu.Lock()
+	delete(o.idx, name)
+	o.idxMu.Unlock()
 }
 
 func ipOf(a netip.Addr) net.IP {
@@ -134,6 +172,7 @@ func (o *NetlinkOps) nlLink(l Link) (netlink.Link, error) {
 
 // LinkAdd implements NetOps.
 func (o *NetlinkOps) LinkAdd(l Link) error {
+	o.forget(l.Name)
 	nl, err := o.nlLink(l)
 	if err != nil {
 		return err
@@ -177,6 +216,7 @@ func (o *NetlinkOps) LinkChange(l Link) error {
 
 // LinkDel implements NetOps.
 func (o *NetlinkOps) LinkDel(name string) error {
+	o.forget(name)
 	l, err := o.h.LinkByName(name)
 	if err != nil {
 		return fmt.Errorf("link del %s: %w", name, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -113,5 +114,17 @@ func TestRelay(t *testing.T) {
 	cancel()
 	if _, err := r.Handler(ctx, Request{Command: "x"}); err == nil {
 		t.Fatal("handler returned without an event loop")
+	}
+}
+
+func TestReadRuntime(t *testing.T) {
+	r := ReadRuntime()
+	if r.Goroutines < 1 || r.HeapLiveBytes == 0 {
+		// The live heap is known once a collection ran.
+		runtime.GC()
+		r = ReadRuntime()
+	}
+	if r.Goroutines < 1 || r.HeapLiveBytes == 0 {
+		t.Errorf("runtime figures %+v", r)
 	}
 }

@@ -31,8 +31,8 @@ type announcer struct {
 	fresh []announcement
 	q     []announcement
 	head  int
-	live map[netip.Addr]uint64 // home address → generation still wanted
-	gen  uint64
+	live  map[netip.Addr]uint64 // home address → generation still wanted
+	gen   uint64
 }
 
 func newAnnouncer() *announcer { return &announcer{live: make(map[netip.Addr]uint64)} }

@@ -17,6 +17,7 @@ import (
 	"github.com/nemo-mobility/nemo/config"
 	"github.com/nemo-mobility/nemo/dataplane"
 	"github.com/nemo-mobility/nemo/ha"
+	"github.com/nemo-mobility/nemo/internal/ctl"
 )
 
 // Owner marks the kernel objects this daemon makes, so a restart can find
@@ -130,10 +131,11 @@ type BindingsReport struct {
 	Bindings  []BindingRow      `json:"bindings"`
 	Counters  map[string]uint64 `json:"counters"`
 	Dataplane string            `json:"dataplane"`
+	Runtime   ctl.RuntimeStats  `json:"runtime"`
 }
 
 func report(now time.Time, bs []ha.Binding, ctr ha.Counters, st dataplane.Stats, kind string) BindingsReport {
-	r := BindingsReport{Bindings: []BindingRow{}, Counters: ctr.Map(), Dataplane: kind}
+	r := BindingsReport{Bindings: []BindingRow{}, Counters: ctr.Map(), Dataplane: kind, Runtime: ctl.ReadRuntime()}
 	for _, b := range bs {
 		left := b.Expires.Sub(now)
 		if left < 0 {

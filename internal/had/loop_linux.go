@@ -145,12 +145,12 @@ func Run(ctx context.Context, o Options) error {
 		cfg: cfg, log: log, core: core, dp: dp, dpKind: kind, sender: sender,
 		udp:  udp,
 		dadC: make(chan dadResult, 64), ctl: ctl.NewRelay(), discardLog: newRateLog(10 * time.Second),
-		ann:        newAnnouncer(),
-		saveGap:    saveEvery,
-		savedC:     make(chan saveResult, 1),
-		na:         transport.OpenNASender(cfg.Agent.HomeInterface),
-		mn:         mn,
-		limit:      newLimiter(cfg.RateLimit.PerSource, cfg.RateLimit.Total),
+		ann:     newAnnouncer(),
+		saveGap: saveEvery,
+		savedC:  make(chan saveResult, 1),
+		na:      transport.OpenNASender(cfg.Agent.HomeInterface),
+		mn:      mn,
+		limit:   newLimiter(cfg.RateLimit.PerSource, cfg.RateLimit.Total),
 		// Forwarding and proxy_ndp go on at start, not with the first
 		// binding: the home agent also routes for routers at home.
 		dpBase:    true,

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nemo-mobility/nemo/config"
 	"github.com/nemo-mobility/nemo/dataplane"
+	"github.com/nemo-mobility/nemo/internal/ctl"
 	"github.com/nemo-mobility/nemo/mh"
 	"github.com/nemo-mobility/nemo/mrouter"
 )
@@ -42,11 +43,12 @@ type UplinkStatus struct {
 
 // StatusReport is the answer to `mrouter status`.
 type StatusReport struct {
-	Binding   BindingStatus  `json:"binding"`
-	Uplinks   []UplinkStatus `json:"uplinks"`
-	Dataplane string         `json:"dataplane"`
-	Tunnel    *TunnelStatus  `json:"tunnel,omitempty"`
-	Handover  *Handover      `json:"last_handover,omitempty"`
+	Binding   BindingStatus    `json:"binding"`
+	Uplinks   []UplinkStatus   `json:"uplinks"`
+	Dataplane string           `json:"dataplane"`
+	Tunnel    *TunnelStatus    `json:"tunnel,omitempty"`
+	Handover  *Handover        `json:"last_handover,omitempty"`
+	Runtime   ctl.RuntimeStats `json:"runtime"`
 }
 
 // BindingStatus is the binding update list entry.
@@ -235,6 +237,7 @@ func (s *state) status(now time.Time) StatusReport {
 	st := s.core.Status(now)
 	r := StatusReport{
 		Dataplane: s.dpKind,
+		Runtime:   ctl.ReadRuntime(),
 		Binding: BindingStatus{
 			State: st.State, HomeAddress: st.HomeAddress, HomeAgent: st.HomeAgent, CareOf: st.CareOf,
 			Uplink: st.Uplink, LifetimeLeft: st.LifetimeLeft.Round(time.Second).String(), LastStatus: st.LastStatus,

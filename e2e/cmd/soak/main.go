@@ -2,8 +2,8 @@
 // runs the real ha and mrouter in it and moves the mobile router every 30 s
 // (home → FN2 → FN3 → home …) with a ping stream across each move and a
 // 1 MB TCP transfer after it. Every sample it prints, for both daemons,
-// their threads (the daemons do not report goroutines; threads are the
-// proxy), open file descriptors and RSS, and the kernel objects of their
+// their goroutines and live heap (from their status), threads, open file
+// descriptors and RSS, and the kernel objects of their
 // namespaces (links, rules, routes, global addresses, proxy neighbour
 // entries). At the end it prints the first and last samples side by side
 // and exits 1 if a move failed or a figure grew. It needs root and the
@@ -48,7 +48,8 @@ type sample struct {
 
 // order of the figures in the table.
 var order = []string{
-	"mr.threads", "mr.fds", "mr.rss_kb", "ha.threads", "ha.fds", "ha.rss_kb",
+	"mr.goroutines", "mr.heap_kb", "mr.threads", "mr.fds", "mr.rss_kb",
+	"ha.goroutines", "ha.heap_kb", "ha.threads", "ha.fds", "ha.rss_kb",
 	"mr.links", "mr.rules", "mr.routes", "mr.addrs", "ha.links", "ha.rules", "ha.routes", "ha.proxy",
 }
 
@@ -103,7 +104,7 @@ func run(duration, every time.Duration, dataplane string, verbose bool) error {
 		{"FN2→FN3", []string{"fn3"}, []string{"fn2"}, "registered", testbed.FN3Prefix6},
 		{"FN3→home", []string{"home"}, []string{"fn3"}, "at home", netip.Prefix{}},
 	}
-	fmt.Printf("soak: %v, a move every %v, data plane %s; figures after each move (threads stand in for goroutines)\n", duration, every, dataplane)
+	fmt.Printf("soak: %v, a move every %v, data plane %s; figures after each move\n", duration, every, dataplane)
 	// Fixed-width columns: the table is printed a line at a time.
 	fmt.Printf("%8s %5s %6s %8s", "elapsed", "moves", "failed", "max_gap")
 	for _, k := range order {
@@ -162,10 +163,11 @@ func run(duration, every time.Duration, dataplane string, verbose bool) error {
 	grew := false
 	for _, k := range order {
 		mark := ""
-		// RSS moves with the garbage collector and the Go runtime keeps
-		// the threads it made: those two are reported, not judged. File
-		// descriptors and kernel objects must not grow.
-		if !strings.HasSuffix(k, "rss_kb") && !strings.HasSuffix(k, "threads") && last.figures[k] > first.figures[k] {
+		// RSS and the live heap move with the garbage collector and the Go
+		// runtime keeps the threads it made: those are reported, not
+		// judged. Goroutines, file descriptors and kernel objects must not
+		// grow.
+		if !strings.HasSuffix(k, "rss_kb") && !strings.HasSuffix(k, "heap_kb") && !strings.HasSuffix(k, "threads") && last.figures[k] > first.figures[k] {
 			mark, grew = "  GREW", true
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d%s\n", k, first.figures[k], last.figures[k], mark)
@@ -193,6 +195,16 @@ func measure(s *e2e.Scenario) (sample, error) {
 		}
 		f[name+".threads"], f[name+".rss_kb"], f[name+".fds"] = th, rss, len(fds)
 	}
+	st, err := s.Status()
+	if err != nil {
+		return sample{}, err
+	}
+	bs, err := s.Bindings()
+	if err != nil {
+		return sample{}, err
+	}
+	f["mr.goroutines"], f["mr.heap_kb"] = st.Runtime.Goroutines, int(st.Runtime.HeapLiveBytes/1024)
+	f["ha.goroutines"], f["ha.heap_kb"] = bs.Runtime.Goroutines, int(bs.Runtime.HeapLiveBytes/1024)
 	count := func(node string, args ...string) (int, error) {
 		out, err := s.TB.IP(node, args...)
 		if err != nil {
