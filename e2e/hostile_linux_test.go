@@ -554,20 +554,24 @@ func TestHostile(t *testing.T) {
 		return "dropped, daemon up", fmt.Sprintf("%d datagrams, %s (no UDP 4191 listener in the home agent yet)", len(ls), describe(replies(t, rx)))
 	})
 
-	// During a 10,000 BU/s flood the data path is degraded on the 2-core
-	// test machine (about half of the ping stream is lost; not understood
-	// yet, see the issue notes): the bound here is that traffic never stops
-	// entirely; every other property (refresh succeeds, binding intact,
-	// drops counted, log bounded, full recovery right after) is asserted.
-	h.attackLoss("flood-10k-per-second", int((floodDuration+2*time.Second)/PingInterval), 90, func(t *testing.T) (string, string) {
+	// A 10,000 BU/s flood: the refresh succeeds, the binding stays, the
+	// drops are counted, the log stays bounded and the ping stream through
+	// the tunnel keeps flowing (at most 10 % lost on this shared 2-core
+	// machine; none in quiet runs). The home agent's kernel answers every
+	// BU's Home Address option with a Parameter Problem (no MIPv6 in the
+	// kernel), about 1,000 a second under its global ICMP limit; the
+	// spoofed sources are remote (AttackerRemote6), so those errors do not
+	// flood CORE's neighbour cache: with on-link spoofed sources CORE's
+	// cache overflowed and half of the legitimate traffic was lost.
+	h.attackLoss("flood-10k-per-second", int((floodDuration+2*time.Second)/PingInterval), 10, func(t *testing.T) (string, string) {
 		hb, mb := h.bindings(t).Counters, h.status(t).Binding.Counters
 		logBefore := fileSize(t, s.HAProc.LogPath())
 		// Unauthenticated BUs claiming the legitimate home address from
-		// random sources in the attacker's prefix.
+		// random sources in the address space routed to the attacker.
 		flood := bu(t, attack.BU{HomeAddress: testbed.MRHome6, Sequence: 2000, Prefixes: []netip.Prefix{testbed.MNP6}})
 		start := time.Now()
 		out, err := tb.ExecContext(t.Context(), testbed.NodeAttacker, h.tool, "flood", "-template", hex.EncodeToString(flood),
-			"-prefix", testbed.AttackerPrefix6.String(), "-rate", fmt.Sprint(floodRate), "-duration", floodDuration.String())
+			"-prefix", testbed.AttackerRemote6.String(), "-rate", fmt.Sprint(floodRate), "-duration", floodDuration.String())
 		if err != nil {
 			t.Fatalf("flood: %v\n%s", err, out)
 		}

@@ -141,6 +141,12 @@ var (
 	// prefixes; CoreAtk6/CoreAtk4 are CORE on it, Attacker6/Attacker4 the
 	// attacker. Spoofed sources of the hostile suite stay inside them.
 	AttackerPrefix6 = netip.MustParsePrefix("2001:db8:a::/64")
+	// AttackerRemote6 is address space beyond the attacker that CORE
+	// routes to it: floods spoof their sources from here, as from the
+	// internet behind a home agent's upstream router (spoofing on-link
+	// sources would make CORE resolve every one of them, a neighbour
+	// cache flood of the testbed rather than an attack on the home agent).
+	AttackerRemote6 = netip.MustParsePrefix("2001:db8:a:8000::/49")
 	AttackerPrefix4 = netip.MustParsePrefix("203.0.113.192/27")
 	CoreAtk6        = netip.MustParseAddr("2001:db8:a::1")
 	CoreAtk4        = netip.MustParseAddr("203.0.113.193")

@@ -571,6 +571,7 @@ func (tb *Testbed) addRoutes() error {
 		r6(NodeMNN, "default", MRLAN6, IfMNNLAN),
 		r4(NodeMNN, "default", MRLAN4, IfMNNLAN),
 		r6(NodeAttacker, "default", CoreAtk6, IfAtkCore),
+		r6(NodeCore, AttackerRemote6.String(), Attacker6, IfCoreAtk),
 		r4(NodeAttacker, "default", CoreAtk4, IfAtkCore),
 	}
 	if tb.opts.NoNAT {
