@@ -178,29 +178,35 @@ func (t *table) spi() (uint32, bool) {
 // secret reads key (inline hex) or key_file and returns the key material
 // and whether either was given.
 func (t *table) secret(src *source) (Secret, bool) {
-	inline, hasInline := t.str("key")
-	file, hasFile := t.str("key_file")
+	return t.secretNamed(src, "key", "key_file")
+}
+
+// secretNamed is secret with other key names: inlineName holds the key as
+// hex, fileName names a key file; the same permission rules apply.
+func (t *table) secretNamed(src *source, inlineName, fileName string) (Secret, bool) {
+	inline, hasInline := t.str(inlineName)
+	file, hasFile := t.str(fileName)
 	switch {
 	case hasInline && hasFile:
-		t.p.add(t.key("key_file"), ErrConflict, nil, "give either key or key_file, not both")
+		t.p.add(t.key(fileName), ErrConflict, nil, "give either %s or %s, not both", inlineName, fileName)
 		return Secret{}, true
 	case hasInline:
 		if src.haveMode && src.mode&0o077 != 0 && !src.inlineReported {
 			src.inlineReported = true
-			t.p.add(t.key("key"), ErrPermission, nil,
-				"an inline key needs a private configuration file, but %s has mode %#o (group/other can access it); run chmod 600 %s or move the key to a key_file",
-				src.name, src.mode.Perm(), src.name)
+			t.p.add(t.key(inlineName), ErrPermission, nil,
+				"an inline key needs a private configuration file, but %s has mode %#o (group/other can access it); run chmod 600 %s or move the key to a %s",
+				src.name, src.mode.Perm(), src.name, fileName)
 		}
 		b, err := decodeHexKey(inline)
 		if err != nil {
-			t.p.add(t.key("key"), ErrInvalid, nil, "%v", err)
+			t.p.add(t.key(inlineName), ErrInvalid, nil, "%v", err)
 			return Secret{}, true
 		}
 		return Secret{b: b}, true
 	case hasFile:
 		b, kind, err := readKeyFile(src.dir, file)
 		if err != nil {
-			t.p.add(t.key("key_file"), kind, err, "%v", err)
+			t.p.add(t.key(fileName), kind, err, "%v", err)
 			return Secret{}, true
 		}
 		return Secret{b: b}, true

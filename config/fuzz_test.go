@@ -29,6 +29,7 @@ func checkFailure(t *testing.T, name string, data []byte, err error) {
 
 func FuzzParseMRouter(f *testing.F) {
 	f.Add([]byte(baseMR))
+	f.Add([]byte(mrIPsec(fmt.Sprintf("encryption = \"aes-cbc\"\nspi_mr_to_ha = 4097\nspi_ha_to_mr = 4098\nkey_mr_to_ha = %q\nkey_ha_to_mr = %q\n", ipsecKeyA, ipsecKeyB))))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const name = "fuzz/mrouter.toml"
 		c, err := ParseMRouter(name, data)
@@ -79,6 +80,7 @@ func FuzzParseMRouter(f *testing.F) {
 
 func FuzzParseHA(f *testing.F) {
 	f.Add([]byte(baseHA))
+	f.Add([]byte(baseHA + fmt.Sprintf("[mobile_router.ipsec]\nspi_mr_to_ha = 4097\nspi_ha_to_mr = 4098\nkey_mr_to_ha = %q\nkey_ha_to_mr = %q\n", ipsecKeyA, ipsecKeyB)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const name = "fuzz/ha.toml"
 		c, err := ParseHA(name, data)

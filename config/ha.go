@@ -134,6 +134,8 @@ type MobileRouter struct {
 	SPI uint32
 	// Key is its MN-HA key (zero when none, allowed only with Insecure).
 	Key Secret
+	// IPsec is its optional ipsec sub-table ([mobile_router.ipsec]).
+	IPsec IPsec
 }
 
 // LoadHA reads, validates and defaults the home agent configuration at
@@ -339,5 +341,6 @@ func readMobileRouter(t *table, c *HA, src *source) MobileRouter {
 		m.SPI = spi
 	}
 	m.Key = key
+	m.IPsec = readIPsec(t.sub("ipsec"), src, &c.Warnings)
 	return m
 }

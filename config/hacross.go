@@ -15,6 +15,11 @@ func checkHA(c *HA, mrs []*table, p *problems) {
 	nai := make(map[string]int, len(c.MobileRouters))
 	hoa := make(map[netip.Addr]int, len(c.MobileRouters))
 	hoa4 := make(map[netip.Addr]int)
+	type spiUse struct {
+		router int
+		name   string
+	}
+	spis := make(map[uint32]spiUse)
 	ov6 := crossOverlaps(c.MobileRouters, func(m MobileRouter) []netip.Prefix { return m.Prefixes })
 	ov4 := crossOverlaps(c.MobileRouters, func(m MobileRouter) []netip.Prefix { return m.IPv4Prefixes })
 	type owned struct {
@@ -47,6 +52,26 @@ func checkHA(c *HA, mrs []*table, p *problems) {
 			p.add(t.key("ipv4_home_address"), ErrConflict, nil, "%s is also mobile_router[%d].ipv4_home_address", m.IPv4HomeAddress, j)
 		} else if m.IPv4HomeAddress.IsValid() {
 			hoa4[m.IPv4HomeAddress] = i
+		}
+		// IPsec SPIs: inbound SAs are found by destination (the home
+		// agent) and SPI alone, so every SPI must be unique on the home
+		// agent.
+		if ip := m.IPsec; ip.Enabled {
+			own := [2]spiUse{{i, "spi_mr_to_ha"}, {i, "spi_ha_to_mr"}}
+			vals := [2]uint32{ip.SPIMRToHA, ip.SPIHAToMR}
+			for n, spi := range vals {
+				if spi == 0 {
+					continue
+				}
+				if o, dup := spis[spi]; dup && o.router != i {
+					p.add(joinKey(t.key("ipsec"), own[n].name), ErrConflict, nil, "SPI %d is also %s", spi, joinKey(mrs[o.router].key("ipsec"), o.name))
+				}
+			}
+			for n, spi := range vals {
+				if _, seen := spis[spi]; !seen && spi != 0 {
+					spis[spi] = own[n]
+				}
+			}
 		}
 		checkDisjoint(p, t.key("prefixes"), m.Prefixes, a.HomePrefix, "ha.home_prefix")
 		checkDisjoint(p, t.key("ipv4_prefixes"), m.IPv4Prefixes, c.DSMIPv6.IPv4Pool, "dsmipv6.ipv4_pool")

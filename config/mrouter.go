@@ -34,6 +34,9 @@ type MRouter struct {
 	Uplinks []Uplink
 	// Auth is the [auth] section; Auth.Enabled() is false without it.
 	Auth Auth
+	// IPsec is the optional [ipsec] section (IPsec.Enabled is false
+	// without it).
+	IPsec IPsec
 	// Routing is the [routing] section.
 	Routing Routing
 	// Log is the [log] section.
@@ -203,6 +206,8 @@ func parseMRouter(src *source, data []byte) (*MRouter, error) {
 		c.Warnings = append(c.Warnings, "no [auth] section: Binding Updates are sent without MN-HA authentication; the home agent must run with insecure = true")
 	}
 	at.done()
+
+	c.IPsec = readIPsec(root.sub("ipsec"), src, &c.Warnings)
 
 	rg := root.sub("routing")
 	c.Routing = rg.routingSection(DefaultMRouterTableBase)

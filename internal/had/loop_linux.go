@@ -12,6 +12,7 @@ import (
 	"github.com/nemo-mobility/nemo/dataplane"
 	"github.com/nemo-mobility/nemo/ha"
 	"github.com/nemo-mobility/nemo/internal/ctl"
+	"github.com/nemo-mobility/nemo/internal/ipsec"
 	"github.com/nemo-mobility/nemo/mh"
 	"github.com/nemo-mobility/nemo/mnha"
 	"github.com/nemo-mobility/nemo/transport"
@@ -79,6 +80,15 @@ func Run(ctx context.Context, o Options) error {
 	cfg, log := o.Config, o.Logger
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
+	}
+	// Optional IPsec ([mobile_router.ipsec]): refused with the reason
+	// (the kernel's or this build's) before anything is changed.
+	var ipsecSections []ipsec.Section
+	for i, r := range cfg.MobileRouters {
+		ipsecSections = append(ipsecSections, ipsec.Section{File: cfg.File, Key: fmt.Sprintf("mobile_router[%d].ipsec", i), Config: r.IPsec})
+	}
+	if err := ipsec.Require(ipsecSections); err != nil {
+		return err
 	}
 	ops, err := dataplane.NewNetOps()
 	if err != nil {

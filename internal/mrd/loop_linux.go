@@ -19,6 +19,7 @@ import (
 	"github.com/nemo-mobility/nemo/dataplane"
 	"github.com/nemo-mobility/nemo/dhcpv4"
 	"github.com/nemo-mobility/nemo/internal/ctl"
+	"github.com/nemo-mobility/nemo/internal/ipsec"
 	"github.com/nemo-mobility/nemo/mh"
 	"github.com/nemo-mobility/nemo/mnha"
 	"github.com/nemo-mobility/nemo/mrouter"
@@ -95,6 +96,11 @@ type Options struct {
 // installed (tunnel, routes, rules, the home address) and returns.
 func Run(ctx context.Context, o Options) error {
 	cfg, log := o.Config, o.Logger
+	// Optional IPsec ([ipsec]): refused with the reason (the kernel's or
+	// this build's) before anything is changed.
+	if err := ipsec.Require([]ipsec.Section{{File: cfg.File, Key: "ipsec", Config: cfg.IPsec}}); err != nil {
+		return err
+	}
 	ops, err := dataplane.NewNetOps()
 	if err != nil {
 		return err
