@@ -74,11 +74,12 @@ type Store struct {
 	mu    sync.Mutex
 	byNAI map[string]*entry
 	bySPI map[uint32]*entry
+	byHoA map[netip.Addr]*entry
 }
 
 // NewStore returns a Store holding sas (see Add).
 func NewStore(sas ...SA) (*Store, error) {
-	s := &Store{byNAI: make(map[string]*entry, len(sas)), bySPI: make(map[uint32]*entry, len(sas))}
+	s := &Store{byNAI: make(map[string]*entry, len(sas)), bySPI: make(map[uint32]*entry, len(sas)), byHoA: make(map[netip.Addr]*entry, len(sas))}
 	for _, sa := range sas {
 		if err := s.Add(sa); err != nil {
 			return nil, err
@@ -102,10 +103,8 @@ func (s *Store) Add(sa SA) error {
 	if _, ok := s.bySPI[sa.SPI]; ok {
 		return errorf(ErrDuplicate, "SPI %d", sa.SPI)
 	}
-	for _, e := range s.byNAI {
-		if e.sa.HomeAddress == sa.HomeAddress {
-			return errorf(ErrDuplicate, "home address %v of %q already belongs to %q", sa.HomeAddress, sa.NAI, e.sa.NAI)
-		}
+	if e, ok := s.byHoA[sa.HomeAddress]; ok {
+		return errorf(ErrDuplicate, "home address %v of %q already belongs to %q", sa.HomeAddress, sa.NAI, e.sa.NAI)
 	}
 	sa = sa.clone()
 	nai := []byte(sa.NAI)
@@ -117,6 +116,7 @@ func (s *Store) Add(sa SA) error {
 	}
 	s.byNAI[sa.NAI] = e
 	s.bySPI[sa.SPI] = e
+	s.byHoA[sa.HomeAddress] = e
 	return nil
 }
 
@@ -129,6 +129,7 @@ func (s *Store) Remove(nai string) bool {
 	if ok {
 		delete(s.byNAI, nai)
 		delete(s.bySPI, e.sa.SPI)
+		delete(s.byHoA, e.sa.HomeAddress)
 	}
 	return ok
 }
