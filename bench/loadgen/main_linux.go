@@ -47,6 +47,10 @@ type report struct {
 	StartEmpty      time.Duration `json:"startup_ns"`
 	RSSZero         int64         `json:"rss_zero_kib"`
 	RSSFull         int64         `json:"rss_full_kib"`
+	HeapZero        uint64        `json:"heap_live_zero_bytes"`
+	HeapFull        uint64        `json:"heap_live_full_bytes"`
+	GoroutinesZero  int           `json:"goroutines_zero"`
+	GoroutinesFull  int           `json:"goroutines_full"`
 	Held            int           `json:"bindings_held"`
 	StateBytes      int64         `json:"state_bytes"`
 	StartSaved      time.Duration `json:"startup_saved_ns"`
@@ -146,19 +150,28 @@ func (h *ha) stop() {
 
 func (h *ha) pid() int { return h.cmd.Process.Pid }
 
-// bindings asks the running ha how many bindings it holds (the real CLI).
-func (h *ha) bindings(bin string) (int, error) {
+// haRuntime is what the home agent's status says of its process: the
+// heap live at its last collection, and its goroutines.
+type haRuntime struct {
+	Goroutines    int    `json:"goroutines"`
+	HeapLiveBytes uint64 `json:"heap_live_bytes"`
+}
+
+// bindings asks the running ha how many bindings it holds (the real CLI),
+// and its runtime figures.
+func (h *ha) bindings(bin string) (int, haRuntime, error) {
 	out, err := exec.Command(bin, "bindings", "--json", "-s", h.sock).Output()
 	if err != nil {
-		return 0, fmt.Errorf("ha bindings: %w", err)
+		return 0, haRuntime{}, fmt.Errorf("ha bindings: %w", err)
 	}
 	var r struct {
 		Bindings []struct {
 			State string `json:"state"`
 		} `json:"bindings"`
+		Runtime haRuntime `json:"runtime"`
 	}
 	if err := json.Unmarshal(out, &r); err != nil {
-		return 0, err
+		return 0, haRuntime{}, err
 	}
 	n := 0
 	for _, b := range r.Bindings {
@@ -166,7 +179,7 @@ func (h *ha) bindings(bin string) (int, error) {
 			n++
 		}
 	}
-	return n, nil
+	return n, r.Runtime, nil
 }
 
 func runBench(o opts) error {
@@ -264,6 +277,9 @@ func runBench(o opts) error {
 	rep.StartEmpty = took
 	time.Sleep(500 * time.Millisecond) // let the start-up garbage go
 	rep.RSSZero = rss(h.pid())
+	if _, rt, err := h.bindings(bin); err == nil {
+		rep.HeapZero, rep.GoroutinesZero = rt.HeapLiveBytes, rt.Goroutines
+	}
 	fmt.Printf("# ha started in %v, VmRSS %d KiB with 0 bindings\n", took.Round(time.Millisecond), rep.RSSZero)
 
 	all := make([]int, o.n)
@@ -284,9 +300,11 @@ func runBench(o opts) error {
 	}
 	time.Sleep(3 * time.Second) // the unsolicited NAs end 2 s after a registration
 	rep.RSSFull = rss(h.pid())
-	if rep.Held, err = h.bindings(bin); err != nil {
+	var rt haRuntime
+	if rep.Held, rt, err = h.bindings(bin); err != nil {
 		return err
 	}
+	rep.HeapFull, rep.GoroutinesFull = rt.HeapLiveBytes, rt.Goroutines
 	if o.scaleOnly {
 		o.moves, o.dad, o.refreshFor = 0, 0, 0
 	}
@@ -322,7 +340,7 @@ func runBench(o opts) error {
 		rep.StartSaved = took
 		time.Sleep(time.Second)
 		rep.RSSRestored = rss(h.pid())
-		if rep.HeldRestored, err = h.bindings(bin); err != nil {
+		if rep.HeldRestored, _, err = h.bindings(bin); err != nil {
 			return err
 		}
 	}
@@ -395,6 +413,9 @@ func printSummary(r report) {
 	row("VmRSS at N bindings", "%d KiB", r.RSSFull)
 	if r.Held > 0 {
 		row("RSS per binding (RSS(N)-RSS(0))/N", "%.0f B", float64(r.RSSFull-r.RSSZero)*1024/float64(r.Held))
+		row("live heap at 0 / at N bindings", "%.1f MiB / %.1f MiB", float64(r.HeapZero)/(1<<20), float64(r.HeapFull)/(1<<20))
+		row("live heap per binding", "%.0f B", (float64(r.HeapFull)-float64(r.HeapZero))/float64(r.Held))
+		row("goroutines at 0 / at N bindings", "%d / %d", r.GoroutinesZero, r.GoroutinesFull)
 	}
 	row("steady refresh load", "%.0f BU/s -> ha CPU %.1f%% of one core", r.RefreshRate, r.RefreshHACPUPct)
 	if r.StartSaved > 0 {
