@@ -114,7 +114,8 @@ type plane struct {
 	prep   func(Tunnel) (txState, error)
 	hasUDP func() bool
 
-	groups  map[string]*Config
+	base    Config                  // the base group (Set), installed through rec
+	groups  map[string]*group       // the other groups
 	tunnels map[string]*planeTunnel // by tunnel ID
 	proxy   map[proxyKey]string     // owner group of each proxy entry
 	failed  map[string]struct{}     // groups whose kernel objects are not all in place
@@ -134,7 +135,7 @@ func newPlane(rec *reconciler, dev string, shards int, prep func(Tunnel) (txStat
 	}
 	p := &plane{
 		rec: rec, dev: dev, prep: prep, hasUDP: hasUDP,
-		groups:  make(map[string]*Config),
+		groups:  make(map[string]*group),
 		tunnels: make(map[string]*planeTunnel),
 		proxy:   make(map[proxyKey]string),
 		failed:  make(map[string]struct{}),
@@ -143,6 +144,35 @@ func newPlane(rec *reconciler, dev string, shards int, prep func(Tunnel) (txStat
 	p.byRemote.init(shards, hashAddr)
 	p.byUDP.init(shards, hashAddrPort)
 	return p
+}
+
+// group is what the plane keeps of a group other than the base: the IDs
+// of its tunnels (whose configuration the planeTunnels hold), its routes
+// and proxy entries. Their kernel objects are added and removed directly,
+// without a second copy in the reconciler: a home agent has one group per
+// binding, and every byte here is multiplied by the fleet.
+type group struct {
+	tunnels []string
+	routes  []Route
+	proxy   []ProxyNeigh
+}
+
+// config rebuilds the group's Config.
+func (p *plane) config(id string) Config {
+	if id == "" {
+		return p.base
+	}
+	g := p.groups[id]
+	if g == nil {
+		return Config{}
+	}
+	c := Config{Routes: g.routes, Proxy: g.proxy}
+	for _, tid := range g.tunnels {
+		if t := p.tunnels[tid]; t != nil {
+			c.Tunnels = append(c.Tunnels, t.cfg)
+		}
+	}
+	return c
 }
 
 // staged is a validated change waiting for its kernel objects.
@@ -161,10 +191,7 @@ func (p *plane) update(changes []GroupChange) error {
 	rtx, rmx, utx := p.routes.begin(), p.byRemote.begin(), p.byUDP.begin()
 	done := make([]staged, 0, len(changes))
 	for _, c := range changes {
-		var old Config
-		if g := p.groups[c.ID]; g != nil {
-			old = *g
-		}
+		old := p.config(c.ID)
 		cfg := c.Config
 		if c.Delete {
 			cfg = Config{}
@@ -183,14 +210,19 @@ func (p *plane) update(changes []GroupChange) error {
 	rtx.commit()
 	devFor := func(string) string { return p.dev }
 	for _, s := range done {
-		if _, retry := p.failed[s.id]; !retry && sameKernelState(s.old, s.new) {
+		_, retry := p.failed[s.id]
+		if !retry && sameKernelState(s.old, s.new) {
 			continue // a move or a refresh: the tables were all
 		}
-		old, err1 := desiredState(s.old, nil, devFor)
-		want, err2 := desiredState(s.new, nil, devFor)
-		err := errors.Join(err1, err2)
-		if err == nil {
-			err = p.rec.applyDelta(old, want)
+		var err error
+		if s.id == "" {
+			old, err1 := desiredState(s.old, nil, devFor)
+			want, err2 := desiredState(s.new, nil, devFor)
+			if err = errors.Join(err1, err2); err == nil {
+				err = p.rec.applyDelta(old, want)
+			}
+		} else {
+			err = p.groupKernel(s.old, s.new, retry)
 		}
 		if err != nil {
 			p.failed[s.id] = struct{}{}
@@ -312,13 +344,66 @@ func (p *plane) stage(id string, old, cfg Config, rtx *routeTx, rmx *shardTx[net
 	for _, pn := range cfg.Proxy {
 		p.proxy[pn.key()] = id
 	}
-	if isZero(cfg) {
+	switch {
+	case id == "":
+		p.base = cfg
+	case isZero(cfg):
 		delete(p.groups, id)
-	} else {
-		c := cfg
-		p.groups[id] = &c
+	default:
+		g := &group{routes: cfg.Routes, proxy: cfg.Proxy}
+		if len(cfg.Tunnels) > 0 {
+			g.tunnels = make([]string, len(cfg.Tunnels))
+			for i, t := range cfg.Tunnels {
+				g.tunnels[i] = t.ID
+			}
+		}
+		p.groups[id] = g
 	}
 	return nil
+}
+
+// kernelRoute is the kernel route of a group's route into a tunnel.
+func (p *plane) kernelRoute(r Route) KernelRoute {
+	return KernelRoute{Dst: r.Dst, Dev: p.dev, Via: r.Via, Src: r.Src, Table: r.Table, Metric: r.Metric, Protocol: RouteProtocol}.normalize()
+}
+
+// groupKernel moves a group's kernel objects from old to cfg: it adds
+// what is new (everything when all is set: a retry), then deletes what
+// went. Routes and proxy entries are replaced, so a repeat is harmless.
+func (p *plane) groupKernel(old, cfg Config, all bool) error {
+	var errs []error
+	for _, r := range cfg.Routes {
+		if all || !slices.Contains(old.Routes, r) {
+			if err := p.rec.ops.RouteReplace(p.kernelRoute(r)); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for _, pn := range cfg.Proxy {
+		if all || !slices.Contains(old.Proxy, pn) {
+			if err := p.rec.ops.NeighProxySet(pn); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for _, r := range old.Routes {
+		k := p.kernelRoute(r).key()
+		if slices.ContainsFunc(cfg.Routes, func(n Route) bool { return p.kernelRoute(n).key() == k }) {
+			continue
+		}
+		if err := p.rec.ops.RouteDel(p.kernelRoute(r)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, pn := range old.Proxy {
+		if slices.ContainsFunc(cfg.Proxy, func(n ProxyNeigh) bool { return n.key() == pn.key() }) {
+			continue
+		}
+		if err := p.rec.ops.NeighProxyDel(pn); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // sameKernelState reports whether a and b make the same kernel objects in
@@ -337,11 +422,17 @@ func (p *plane) reset() error {
 	p.routes.reset()
 	p.byRemote.reset()
 	p.byUDP.reset()
+	var errs []error
+	for id := range p.groups {
+		errs = append(errs, p.groupKernel(p.config(id), Config{}, false))
+	}
 	clear(p.groups)
 	clear(p.tunnels)
 	clear(p.proxy)
 	clear(p.failed)
-	return p.rec.apply(newKstate())
+	p.base = Config{}
+	errs = append(errs, p.rec.apply(newKstate()))
+	return errors.Join(errs...)
 }
 
 // route is the outbound ("encapsulate") decision for a packet read from

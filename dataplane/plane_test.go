@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -85,7 +86,7 @@ func TestGroupsInstallMoveRemove(t *testing.T) {
 	}
 	routes, _ = f.RouteList()
 	proxies, _ = f.NeighProxyList()
-	if len(routes) != 18 || len(proxies) != 9 || p.byRemote.len() != 9 || len(p.tunnels) != 9 || len(p.groups) != 10 {
+	if len(routes) != 18 || len(proxies) != 9 || p.byRemote.len() != 9 || len(p.tunnels) != 9 || len(p.groups) != 9 {
 		t.Errorf("after a removal: %d routes, %d proxies, %d peers, %d tunnels, %d groups", len(routes), len(proxies), p.byRemote.len(), len(p.tunnels), len(p.groups))
 	}
 	if _, _, _, ok := p.route(pkt); ok {
@@ -207,4 +208,39 @@ func TestGroupKernelFailureRetried(t *testing.T) {
 	if routes, _ := f.RouteList(); len(routes) != 2 {
 		t.Errorf("%d routes after the retry, want 2", len(routes))
 	}
+}
+
+// nopOps accepts every operation and keeps nothing, so a memory figure is
+// the plane's own.
+type nopOps struct{ *Fake }
+
+func (nopOps) RouteReplace(KernelRoute) error { return nil }
+func (nopOps) NeighProxySet(ProxyNeigh) error { return nil }
+
+// TestGroupMemory reports the plane's heap per binding group (tables,
+// tunnel, the group's configuration, the reconciler's record of its kernel
+// objects). It asserts nothing about the figure.
+func TestGroupMemory(t *testing.T) {
+	const n = 20000
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	p := newPlane(newReconciler(nopOps{NewFake()}), "tun0", n/8, func(Tunnel) (txState, error) { return txState{}, nil }, func() bool { return true })
+	batch := make([]GroupChange, 0, 256)
+	for i := range n {
+		batch = append(batch, bindingGroup(i, coaOf(i)))
+		if len(batch) == cap(batch) || i == n-1 {
+			if err := p.update(batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if len(p.groups) != n {
+		t.Fatalf("%d groups", len(p.groups))
+	}
+	t.Logf("plane heap per binding group: %d B (%d groups)", (after.HeapAlloc-before.HeapAlloc)/n, n)
+	runtime.KeepAlive(p)
 }
