@@ -60,7 +60,9 @@ func NewNetOps() (*NetlinkOps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dataplane: current netns: %w", err)
 	}
-	h, err := netlink.NewHandleAt(ns)
+	// Only rtnetlink: the handle would otherwise open xfrm and netfilter
+	// sockets it never uses (and qemu-user cannot open).
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		ns.Close()
 		return nil, fmt.Errorf("dataplane: netlink handle: %w", err)
