@@ -16,7 +16,7 @@ const (
 	purposeRegister  purpose = iota // registration or refresh at the current home agent
 	purposeHomeDereg                // deregistration from the home link
 	purposeCleanup                  // deregistration at a home agent the router leaves
-	purposeProbe                    // periodic registration at the preferred home agent
+	purposeProbe                    // periodic liveness check of the preferred home agent
 )
 
 // target is where a BU goes from: the home link, or a care-of address on an
@@ -52,6 +52,10 @@ type attempt struct {
 	wait       time.Duration // timer after the next transmission
 	lastWait   time.Duration // timer after the latest transmission
 	fixedWait  bool          // probe: no doubling
+	// blocking marks the deregistration at the home agent the router
+	// leaves to return to its preferred one: no registration goes to the
+	// preferred one until it is answered or given up (see returnTo).
+	blocking   bool
 	count      int
 	sent       []sentBU
 	resyncs    int
@@ -78,8 +82,18 @@ type entry struct {
 	lastSent time.Time
 	att      *attempt
 
-	bound         bool // the home agent holds our binding (as far as we know)
-	bindTgt       target
+	bound   bool // the home agent holds our binding (as far as we know)
+	bindTgt target
+	// unsure is set when a BU that would move or end the binding (another
+	// care-of address, a deregistration) left after the latest accepted
+	// one: the home agent may have acted on it even though its BA never
+	// came, so bindTgt is no longer known to be what it holds. Coming back
+	// to bindTgt then needs a BU too. Cleared by the next accepted BA.
+	unsure bool
+	// defendUntil is when a binding this home agent may hold for us ends:
+	// until then it may defend our home address on the home link, and
+	// another home agent's duplicate address detection for it fails.
+	defendUntil   time.Time
 	expires       time.Time
 	refreshAt     time.Time
 	refreshReason string
@@ -523,13 +537,13 @@ func (c *Core) reconcile(now time.Time, acts *[]Action) {
 		}
 		return
 	}
-	if e.waitUntil.After(now) {
+	if e.waitUntil.After(now) || c.returnPending() {
 		return
 	}
 	if e.att != nil && e.att.purpose == purposeRegister && e.att.tgt == tgt {
 		return
 	}
-	if e.att == nil && e.bound && e.bindTgt == tgt {
+	if e.att == nil && e.bound && e.bindTgt == tgt && !e.unsure {
 		return
 	}
 	reason := "first registration from " + tgt.uplink
@@ -537,6 +551,8 @@ func (c *Core) reconcile(now time.Time, acts *[]Action) {
 		reason = "move to " + tgt.uplink
 		if e.bindTgt != tgt {
 			c.counters.Moves++
+		} else if e.unsure {
+			reason = "back on " + tgt.uplink + " after a binding update from elsewhere"
 		}
 	}
 	c.start(c.cur, purposeRegister, tgt, now, reason)
@@ -592,6 +608,50 @@ func (c *Core) start(i int, p purpose, t target, now time.Time, reason string) {
 	}
 	a.reasonNext = reason
 	e.att = a
+}
+
+// returnTo starts the return to the preferred home agent p, which answered
+// a probe. The home agent the router leaves defends our home address on
+// the home link for as long as it holds our binding, so p's duplicate
+// address detection would fail (134, RFC 6275 10.3.1): it is deregistered
+// first (RFC 6275 11.7.1: de-register before registering elsewhere), and
+// only then does the registration at p start (reconcile waits for it).
+func (c *Core) returnTo(p int, now time.Time) {
+	old := c.cur
+	oe := c.has[old]
+	defends := oe.bound || oe.defendUntil.After(now)
+	reason := fmt.Sprintf("preferred home agent %v answers again", c.has[p].ha.Address)
+	if defends {
+		reason += fmt.Sprintf("; deregistering at %v first, which defends our home address until then", oe.ha.Address)
+	}
+	c.switchTo(p, reason)
+	c.switchNotBefore = time.Time{}
+	if defends {
+		c.start(old, purposeCleanup, target{}, now, "deregistration before returning to the preferred home agent")
+		oe.att.blocking = true
+	}
+}
+
+// returnPending reports whether a deregistration started by returnTo is
+// still outstanding.
+func (c *Core) returnPending() bool {
+	for _, o := range c.has {
+		if o.att != nil && o.att.purpose == purposeCleanup && o.att.blocking {
+			return true
+		}
+	}
+	return false
+}
+
+// defender returns another home agent than i that may hold our binding
+// now (and so defend the home address on the home link), or -1.
+func (c *Core) defender(i int, now time.Time) int {
+	for j, o := range c.has {
+		if j != i && (o.bound || o.defendUntil.After(now) || (o.att != nil && o.att.purpose == purposeCleanup)) {
+			return j
+		}
+	}
+	return -1
 }
 
 // allowedAt returns the earliest time the rate limit allows a BU.
@@ -681,7 +741,10 @@ func (c *Core) timeout(i int, now time.Time, acts *[]Action) bool {
 		}
 	case purposeCleanup:
 		if a.count >= cleanupAttempts {
+			// Given up: its binding, if any, runs out by itself
+			// (defendUntil keeps the time).
 			e.att = nil
+			e.bound = false
 			return true
 		}
 	}
@@ -712,12 +775,23 @@ func (c *Core) transmit(i int, now time.Time, acts *[]Action) {
 		e.att = nil
 		return
 	}
-	dereg := a.purpose == purposeHomeDereg || a.purpose == purposeCleanup
+	// A probe is a deregistration: it shows the home agent is alive
+	// without registering there while another home agent still holds our
+	// binding (its duplicate address detection would fail, 134).
+	dereg := a.purpose == purposeHomeDereg || a.purpose == purposeCleanup || a.purpose == purposeProbe
 	sb := c.buildBU(e, t, dereg)
 	sb.BU.Sequence = e.seq
 	sb.Reason = a.reasonNext
 	e.lastSeq = e.seq
 	e.seq++
+	if (a.purpose == purposeRegister && t != e.bindTgt) || a.purpose == purposeHomeDereg {
+		e.unsure = true
+	}
+	if a.purpose == purposeRegister {
+		if until := now.Add(sb.BU.Lifetime); until.After(e.defendUntil) {
+			e.defendUntil = until
+		}
+	}
 	rec := sentBU{seq: sb.BU.Sequence, at: now, lifetime: sb.BU.Lifetime, flags: sb.BU.Flags, udp: sb.UDP, tgt: t}
 	for _, o := range sb.BU.Options {
 		if _, ok := o.(mh.IPv4HomeAddress); ok {
@@ -855,6 +929,7 @@ func (c *Core) handleBA(now time.Time, info BAInfo, acts *[]Action) {
 			c.counters.BAAccepted++
 			e.att = nil
 			e.bound = false
+			e.defendUntil = time.Time{}
 			c.enterHome(a.tgt.uplink, "deregistered: "+ba.Status.String(), acts)
 		} else {
 			c.counters.BARejected++
@@ -862,13 +937,31 @@ func (c *Core) handleBA(now time.Time, info BAInfo, acts *[]Action) {
 		}
 		return
 	case purposeCleanup:
-		if ba.Status.Accepted() {
+		if ba.Status.Accepted() || ba.Status == mh.StatusNotHomeAgentForThisMN {
 			c.counters.BAAccepted++
+			e.defendUntil = time.Time{}
 		} else {
 			c.counters.BARejected++
 		}
 		e.att = nil
 		e.bound = false
+		return
+	case purposeProbe:
+		if !ba.Status.Accepted() && ba.Status != mh.StatusNotHomeAgentForThisMN {
+			c.counters.BARejected++
+			c.rejected(i, s, ba, now)
+			return
+		}
+		// Any authentic answer to the deregistration shows the home
+		// agent alive; it holds no binding of ours now.
+		c.counters.BAAccepted++
+		e.att = nil
+		e.bound = false
+		e.acked = true
+		e.defendUntil = time.Time{}
+		if i == c.pref && i != c.cur {
+			c.returnTo(i, now)
+		}
 		return
 	}
 	if !ba.Status.Accepted() {
@@ -904,6 +997,8 @@ func (c *Core) accept(i int, s sentBU, ba mh.BindingAck, granted time.Duration, 
 	e.att = nil
 	e.bound = true
 	e.bindTgt = s.tgt
+	e.unsure = false
+	e.defendUntil = s.at.Add(granted)
 	e.expires = s.at.Add(granted)
 	e.refreshAt = s.at.Add(granted * refreshPercent / 100)
 	e.refreshReason = "refresh"
@@ -1042,6 +1137,16 @@ func (c *Core) rejected(i int, s sentBU, ba mh.BindingAck, now time.Time) {
 		e.noForceUDP = true
 		reason += " (UDP encapsulation refused; retrying without F)"
 		e.id144 = 0
+	}
+	if ba.Status == mh.StatusDADFailed {
+		if j := c.defender(i, now); j >= 0 {
+			// Not a duplicate: another home agent of ours may still hold
+			// our binding and defend the home address (RFC 6275 10.3.1).
+			// RFC 6275 11.7.1 forbids the home address only after a real
+			// duplicate; here the other home agent is tried again.
+			d = NextHomeAgent
+			reason += fmt.Sprintf(" (home agent %v may still defend our home address)", c.has[j].ha.Address)
+		}
 	}
 	if d == ResendNow {
 		e.id144++

@@ -859,31 +859,130 @@ func TestHAFailoverAndReturnToPreferred(t *testing.T) {
 	if tun.Remote != ha2 {
 		t.Fatalf("tunnel %+v", tun)
 	}
-	// Probe of the preferred home agent every ProbeInterval.
+	// Probe of the preferred home agent every ProbeInterval: a
+	// deregistration (lifetime 0), which registers nothing there while
+	// ha2 holds the binding.
 	n := len(h.sent)
 	h.advance(DefaultProbeInterval)
-	if len(h.sent) != n+1 || h.lastSend().To != ha1 || h.lastSend().BU.Lifetime == 0 {
+	if len(h.sent) != n+1 || h.lastSend().To != ha1 || h.lastSend().BU.Lifetime != 0 {
 		t.Fatalf("no probe of ha1: %+v", h.sent[n:])
 	}
 	h.advance(DefaultProbeInterval)
 	if len(h.sent) != n+2 || h.lastSend().To != ha1 {
 		t.Fatalf("probes: %v", sendOffsets(h.sent[n:]))
 	}
-	// ha1 answers: tunnel moves back, ha2 gets a deregistration.
+	// ha1 answers (133: it holds no binding of ours): ha2, which defends
+	// our home address on the home link, is deregistered first; nothing
+	// goes to ha1 until ha2 answers (ha1's DAD would fail, 134).
 	h.now = h.now.Add(50 * time.Millisecond)
-	acts := h.accept()
+	probe := h.lastSend()
+	acts := h.ba(ha1, mh.BindingAck{Status: mh.StatusNotHomeAgentForThisMN, Sequence: probe.BU.Sequence})
+	s := sends(acts)
+	if len(s) != 1 || s[0].To != ha2 || s[0].BU.Lifetime != 0 {
+		t.Fatalf("no deregistration at ha2 first: %v", s)
+	}
+	if _, ok := find[SetTunnel](acts); ok {
+		t.Fatalf("tunnel changed before ha1 registered: %v", acts)
+	}
+	if st := h.c.Status(h.now); st.HomeAgent != ha1 || st.State != "registering" {
+		t.Errorf("status while ha2 deregisters: %+v", st)
+	}
+	h.now = h.now.Add(20 * time.Millisecond)
+	acts = h.accept() // ha2's deregistration BA
+	s = sends(acts)
+	if len(s) != 1 || s[0].To != ha1 || s[0].BU.Lifetime == 0 {
+		t.Fatalf("no registration at ha1 after ha2's deregistration: %v", s)
+	}
+	h.now = h.now.Add(time.Second) // ha1's DAD
+	acts = h.accept()
 	tun, ok := find[SetTunnel](acts)
 	if !ok || tun.Remote != ha1 {
 		t.Fatalf("no return to ha1: %v", acts)
 	}
-	s := sends(acts)
-	if len(s) != 1 || s[0].To != ha2 || s[0].BU.Lifetime != 0 {
-		t.Fatalf("no deregistration at ha2: %v", s)
+	if len(sends(acts)) != 0 {
+		t.Fatalf("BUs after the return: %v", sends(acts))
 	}
 	if st := h.c.Status(h.now); st.HomeAgent != ha1 || st.State != "registered" {
 		t.Errorf("status %+v", st)
 	}
 	checkRate(t, h.sent)
+}
+
+// TestReturnWhenLeftHomeAgentIsSilent: the home agent the router leaves
+// does not answer its deregistration; after cleanupAttempts BUs the
+// router registers at the preferred one anyway.
+func TestReturnWhenLeftHomeAgentIsSilent(t *testing.T) {
+	h := newHarness(t, twoHAConfig())
+	h.uplink(Uplink{Name: "wan", Up: true, CoA6: coaWAN})
+	h.advance(80 * time.Second) // ha1 silent: failover to ha2
+	if h.lastSend().To != ha2 {
+		t.Fatalf("no failover: %+v", h.lastSend())
+	}
+	h.accept()
+	h.advance(DefaultProbeInterval)
+	probe := h.lastSend()
+	if probe.To != ha1 || probe.BU.Lifetime != 0 {
+		t.Fatalf("probe %+v", probe)
+	}
+	acts := h.ba(ha1, mh.BindingAck{Status: mh.StatusNotHomeAgentForThisMN, Sequence: probe.BU.Sequence})
+	if s := sends(acts); len(s) != 1 || s[0].To != ha2 {
+		t.Fatalf("no deregistration at ha2: %v", s)
+	}
+	n := len(h.sent)
+	h.advance(10 * time.Second)
+	var toHA2, toHA1 int
+	for _, x := range h.sent[n:] {
+		switch x.To {
+		case ha2:
+			toHA2++
+			if toHA1 > 0 {
+				t.Fatalf("BU to ha2 after the registration at ha1 began: %v", sendOffsets(h.sent[n:]))
+			}
+		case ha1:
+			toHA1++
+			if x.BU.Lifetime == 0 {
+				t.Fatalf("deregistration to ha1: %+v", x)
+			}
+		}
+	}
+	if toHA2 != cleanupAttempts-1 || toHA1 == 0 {
+		t.Fatalf("after the silent deregistration: %d more to ha2, %d to ha1", toHA2, toHA1)
+	}
+}
+
+// TestDADFailedWhileAnotherHomeAgentDefends: a 134 from a home agent while
+// another of ours still holds the binding is not a duplicate address: the
+// router does not stop, it goes back to the home agent that holds it.
+func TestDADFailedWhileAnotherHomeAgentDefends(t *testing.T) {
+	h := newHarness(t, twoHAConfig())
+	h.uplink(Uplink{Name: "wan", Up: true, CoA6: coaWAN})
+	h.advance(80 * time.Second)
+	h.accept() // at ha2
+	h.c.has[0].att = nil
+	// ha1 comes back and is registered directly (as the old probe did):
+	// its DAD fails because ha2 defends the home address.
+	h.c.start(0, purposeRegister, target{uplink: "wan", coa: coaWAN}, h.now, "test")
+	h.advance(10 * time.Millisecond)
+	bu := h.lastSend()
+	if bu.To != ha1 || bu.BU.Lifetime == 0 {
+		t.Fatalf("no registration at ha1: %+v", bu)
+	}
+	h.ba(ha1, mh.BindingAck{Status: mh.StatusDADFailed, Sequence: bu.BU.Sequence})
+	st := h.c.Status(h.now)
+	if strings.HasPrefix(st.State, "failed: ") && strings.Contains(st.State, "must not be used again") {
+		t.Fatalf("stopped: %+v", st)
+	}
+	if !strings.Contains(st.Note, "may still defend") {
+		t.Errorf("note %q", st.Note)
+	}
+	// A real duplicate (no other binding anywhere) still stops.
+	h2 := newHarness(t, baseConfig())
+	h2.uplink(Uplink{Name: "wan", Up: true, CoA6: coaWAN})
+	bu = h2.lastSend()
+	h2.ba(ha1, mh.BindingAck{Status: mh.StatusDADFailed, Sequence: bu.BU.Sequence})
+	if st := h2.c.Status(h2.now); !strings.Contains(st.State, "must not be used again") {
+		t.Errorf("a real duplicate: state %q", st.State)
+	}
 }
 
 func TestBindingErrors(t *testing.T) {
@@ -1134,5 +1233,62 @@ func TestIPv6ToIPv4Fallback(t *testing.T) {
 	s := sends(h.uplink(Uplink{Name: "wan", Up: true, CoA6: coaLTE, CoA4: coa4}))
 	if len(s) != 1 || s[0].From != coaLTE {
 		t.Fatalf("new IPv6 CoA: %v", s)
+	}
+}
+
+// TestReturnToOldCareOfAfterUnansweredMove: registered from wan, the router
+// moves to lte (its BU may well have reached the home agent and moved the
+// binding there: only the BA was lost), loses lte too, and wan comes back
+// with the same care-of address. The binding is no longer known to point at
+// wan, so a BU must go from wan; without it the home agent keeps tunnelling
+// to lte while the router reports itself registered at wan.
+func TestReturnToOldCareOfAfterUnansweredMove(t *testing.T) {
+	h := newHarness(t, baseConfig())
+	h.uplink(Uplink{Name: "wan", Priority: 20, Up: true, CoA6: coaWAN})
+	h.accept()
+	h.now = h.now.Add(time.Minute)
+	h.uplink(Uplink{Name: "lte", Priority: 10, Up: true, CoA6: coaLTE})
+	acts := h.uplink(Uplink{Name: "wan", Priority: 20, Up: false})
+	if s := sends(acts); len(s) != 1 || s[0].From != coaLTE {
+		t.Fatalf("move to lte sent %v", s)
+	}
+	// The BA is lost; lte goes down before the retransmission.
+	h.now = h.now.Add(200 * time.Millisecond)
+	h.uplink(Uplink{Name: "lte", Priority: 10, Up: false})
+	h.now = h.now.Add(2 * time.Second)
+	n := len(h.sent)
+	acts = h.uplink(Uplink{Name: "wan", Priority: 20, Up: true, CoA6: coaWAN})
+	s := sends(acts)
+	if len(s) != 1 || s[0].From != coaWAN || s[0].BU.Lifetime == 0 {
+		t.Fatalf("back on wan after a BU from lte: sent %v (all since: %v)", s, h.sent[n:])
+	}
+	h.accept()
+	if st := h.c.Status(h.now); st.State != "registered" || st.CareOf != coaWAN {
+		t.Errorf("status %+v", st)
+	}
+	// Back where the binding surely is, nothing more is sent.
+	n = len(h.sent)
+	h.uplink(Uplink{Name: "lte", Priority: 10, Up: true, CoA6: coaLTE})
+	h.advance(10 * time.Second)
+	if len(h.sent) != n {
+		t.Errorf("BUs after the binding was confirmed: %v", h.sent[n:])
+	}
+}
+
+// TestFlapBackBeforeAnyBU: the binding's uplink goes down and comes back
+// with the same care-of address before any BU left from elsewhere: the
+// binding still points there, so nothing is sent.
+func TestFlapBackBeforeAnyBU(t *testing.T) {
+	h := newHarness(t, baseConfig())
+	h.uplink(Uplink{Name: "wan", Priority: 20, Up: true, CoA6: coaWAN})
+	h.accept()
+	h.now = h.now.Add(time.Minute)
+	n := len(h.sent)
+	h.uplink(Uplink{Name: "wan", Priority: 20, Up: false})
+	h.advance(3 * time.Second)
+	h.uplink(Uplink{Name: "wan", Priority: 20, Up: true, CoA6: coaWAN})
+	h.advance(time.Second)
+	if len(h.sent) != n {
+		t.Errorf("BUs for a flap that changed nothing: %v", h.sent[n:])
 	}
 }

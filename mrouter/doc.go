@@ -72,10 +72,20 @@
 // configuration order, cyclically), no sooner than 1.5 s after its last BU
 // to the previous one (RFC 6275 11.4.1); with a single home agent it keeps
 // sending every 32 s. While registered with a home agent that is not the
-// Preferred one, the router probes the preferred one with a registration BU
-// every Config.ProbeInterval (default 32 s); when that one accepts, it
-// becomes the current home agent, the tunnel moves to it and the other home
-// agent gets a deregistration.
+// Preferred one, the router probes the preferred one every
+// Config.ProbeInterval (default 32 s) with a deregistration BU (lifetime 0):
+// a registration there would fail its duplicate address detection (134,
+// RFC 6275 10.3.1) while the current home agent holds our binding and
+// defends the home address on the home link. When the preferred one answers
+// (0 or 133), it becomes the current home agent, the one left is
+// deregistered first (RFC 6275 11.7.1), and only once that is answered (or
+// given up after 3 BUs) does the registration at the preferred one start;
+// the tunnel moves when it is accepted.
+//
+// After an accepted binding, a BU that would move it (from another care-of
+// address) or end it marks the binding unsure until the next accepted BA:
+// the home agent may have acted on a BU whose BA was lost, so coming back to
+// the old care-of address sends a BU too.
 //
 // No more than MaxUpdateRate (3) BUs leave in any one-second window, whatever
 // triggers them and whichever home agent they go to (this is stricter than
@@ -105,7 +115,9 @@
 // on; or, for the codes RFC 3963 5.4 calls fatal and for 146 (RFC 4285 says
 // stop sending to that home agent), the home agent is held for
 // Config.FatalHold. 134 (DAD failed) stops all registration: RFC 6275
-// 11.7.1 forbids reusing the home address. 144 is resent once at once (the
+// 11.7.1 forbids reusing the home address; but while another of our home
+// agents may hold our binding (and so defend the home address), 134 is no
+// duplicate: the home agent is held for a backoff and the next one tried. 144 is resent once at once (the
 // RFC 4285 hook resynchronises its clock from the BA); if the BU had F and
 // the BA carries no Replay Protection option, 144 is read as RFC 5555's "F
 // refused" and F is dropped for that home agent.

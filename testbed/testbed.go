@@ -93,6 +93,9 @@ type Options struct {
 	// HandleSignals makes SIGINT and SIGTERM close every live testbed of
 	// the process and then terminate it with that signal.
 	HandleSignals bool
+	// SecondHA adds a second home agent host, NodeHA2, on the home link
+	// (see ha2.go).
+	SecondHA bool
 }
 
 // Testbed is one running instance of the reference testbed. Its methods are
@@ -199,7 +202,7 @@ func NewContext(ctx context.Context, opts Options) (*Testbed, error) {
 // "ha", "ar1", "ar2", "ar3", "mr", "mnn", "attacker"), or "" for an
 // unknown node.
 func (tb *Testbed) NS(node string) string {
-	if !slices.Contains(Nodes, node) {
+	if !slices.Contains(Nodes, node) && !(node == NodeHA2 && tb.opts.SecondHA) {
 		return ""
 	}
 	return tb.prefix + node
@@ -253,6 +256,9 @@ func (tb *Testbed) build() error {
 		tb.setLinksUp,
 		tb.addRoutes,
 		tb.startServices,
+	}
+	if tb.opts.SecondHA {
+		steps = append(steps, tb.addSecondHA)
 	}
 	for _, step := range steps {
 		if err := tb.buildCtx().Err(); err != nil {
