@@ -232,6 +232,8 @@ func TestFaultNATRebind(t *testing.T) {
 // 30 s: NEMO_FAULT_FULL=1 runs exactly that, 30 s with a 25 s keepalive and
 // 75 s idle.
 func TestFaultNATIdle(t *testing.T) {
+	// In parallel with the other waiting tests (scripts/e2e.sh): the test mostly waits for the NAT to time mappings out.
+	t.Parallel()
 	testutil.RequireTool(t, "conntrack")
 	tshark := testutil.RequireTool(t, "tshark")
 	natTimeout, keepalive, idle := 8*time.Second, 5*time.Second, 20*time.Second
@@ -385,6 +387,8 @@ func uplinkStatus(st mrd.StatusReport, name string) (mrd.UplinkStatus, bool) {
 // FN3. The test takes about two and a half minutes, the lease's length: no
 // DHCP server we use hands out shorter leases.
 func TestFaultDHCPGone(t *testing.T) {
+	// In parallel with the other waiting tests (scripts/e2e.sh): the lease takes two minutes to run out: the test mostly waits.
+	t.Parallel()
 	s := natScenario(t, Settings{FN3IPv4Only: true}, []string{"fn3", "fn1"}, nil, nil)
 	tb := s.TB
 	st, took, err := waitRegistered(s, testbed.FN3Prefix4, 40*time.Second)

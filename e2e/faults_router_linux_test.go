@@ -598,6 +598,8 @@ func validBindings(r had.BindingsReport) []had.BindingRow {
 // address detection would fail with 134, RFC 6275 10.3.1, 11.7.1) and
 // then registers at HA again. Reports the failover and return gaps.
 func TestFaultHAFailover(t *testing.T) {
+	// In parallel with the other waiting tests (scripts/e2e.sh): the failover waits for RFC 6275 retransmission timers.
+	t.Parallel()
 	p := newHAPair(t, Settings{Lifetime: "12s"})
 	s := p.Scenario
 	if _, took, err := waitHomeAgent(s, testbed.HA6, 30*time.Second); err != nil {

@@ -5,10 +5,12 @@
 set -u
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-go test -count=1 -v -timeout "${E2E_TIMEOUT:-15m}" ./e2e/ >"$log" 2>&1
+# -parallel 3: the tests marked parallel mostly wait (a DHCP lease running
+# out, RFC 6275 retransmission timers, a NAT timing mappings out).
+go test -count=1 -v -parallel 3 -timeout "${E2E_TIMEOUT:-25m}" ./e2e/ >"$log" 2>&1
 rc=$?
 grep -E '^matrix ' "$log"
-grep -E '^\s+(nemo|matrix|dsmip|faults|hostile)_linux_test\.go:[0-9]+: ' "$log" | sed 's/^\s*/  /' | grep -vE ': ip -|LOG ' | head -80
+grep -E '^\s+(nemo|matrix|dsmip|faults|faults_nat|faults_router|hostile)_linux_test\.go:[0-9]+: ' "$log" | sed 's/^\s*/  /' | grep -vE ': ip -|LOG ' | head -150
 grep -E '^(--- (PASS|FAIL|SKIP)|ok |FAIL|PASS$|panic)' "$log"
 if [ "$rc" -ne 0 ]; then
 	echo "== e2e failed (exit $rc); full log follows"

@@ -364,3 +364,13 @@ func FuzzParseJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestDropNetnsNoise(t *testing.T) {
+	in := "1: lo: <LOOPBACK>\nError: Peer netns reference is invalid.\n2: mr-fn2@if3: <UP>\n"
+	if got, want := dropNetnsNoise(in), "1: lo: <LOOPBACK>\n2: mr-fn2@if3: <UP>\n"; got != want {
+		t.Errorf("dropNetnsNoise = %q, want %q", got, want)
+	}
+	if got := dropNetnsNoise("a\nb"); got != "a\nb" {
+		t.Errorf("clean output changed: %q", got)
+	}
+}

@@ -360,7 +360,32 @@ func (tb *Testbed) ipn(node string, args ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return tb.run(tb.buildCtx(), tb.opts.ExecTimeout, "ip", append([]string{"-n", ns}, args...)...)
+	out, err := tb.run(tb.buildCtx(), tb.opts.ExecTimeout, "ip", append([]string{"-n", ns}, args...)...)
+	if err == nil {
+		out = dropNetnsNoise(out)
+	}
+	return out, err
+}
+
+// netnsNoise is a line ip(8) prints, on success, when some namespace on
+// the machine is created or deleted while it lists links (its lookup of a
+// veth peer's namespace races with that): other tests' testbeds make it
+// appear in any listing, where it would count as an object.
+const netnsNoise = "Error: Peer netns reference is invalid."
+
+// dropNetnsNoise removes those lines from a successful ip(8) output.
+func dropNetnsNoise(out string) string {
+	if !strings.Contains(out, netnsNoise) {
+		return out
+	}
+	lines := strings.SplitAfter(out, "\n")
+	kept := lines[:0]
+	for _, l := range lines {
+		if strings.TrimSpace(l) != netnsNoise {
+			kept = append(kept, l)
+		}
+	}
+	return strings.Join(kept, "")
 }
 
 // sysctl sets keys (in "key=value" form) inside a node's namespace.
