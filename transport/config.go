@@ -55,6 +55,9 @@ type NAOptions struct {
 	Src netip.Addr
 	// Dst is the IPv6 destination; the zero value means ff02::1.
 	Dst netip.Addr
+	// Solicited sets the S flag: an answer to a solicitation, sent to
+	// the solicitor (never to a multicast address, RFC 4861 7.1.2).
+	Solicited bool
 }
 
 // DefaultRetransTimer is the RetransTimer of RFC 4861 10, the time DAD

@@ -202,6 +202,9 @@ func naMessage(target netip.Addr, opt NAOptions, lla []byte) []byte {
 	if opt.Override {
 		flags |= naFlagOverride
 	}
+	if opt.Solicited {
+		flags |= naFlagSolicited
+	}
 	return neighborMsg{Type: icmpNeighborAdvert, Flags: flags, Target: target.WithZone(""), LinkAddr: lla}.marshal()
 }
 

@@ -57,6 +57,14 @@ func (n *NASender) Send(target netip.Addr, opt NAOptions) error {
 	return err
 }
 
+// open looks the interface up and opens the socket now, in the calling
+// thread's namespace.
+func (n *NASender) open() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.refresh(true)
+}
+
 // refresh re-reads the interface when forced or stale, and (re)opens the
 // socket bound to it when its index changed.
 func (n *NASender) refresh(force bool) error {

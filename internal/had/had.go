@@ -48,17 +48,19 @@ func CoreConfig(c *config.HA) ha.Config {
 	return cc
 }
 
-// baseConfig is the data plane's base state: forwarding on, and proxy
-// neighbour discovery on the home link.
+// baseConfig is the data plane's base state: forwarding on. (Home
+// addresses are defended on the home link by the daemon's own ND proxy,
+// not by kernel proxy entries.)
 func baseConfig(c *config.HA) dataplane.Config {
-	return dataplane.Config{Forwarding: true, ProxyNDP: c.Agent.HomeInterface}
+	return dataplane.Config{Forwarding: true}
 }
 
 // bindingConfig renders one binding as its data-plane group: a tunnel to
 // its care-of address, accepting only the home address and the registered
 // prefixes as inner sources (RFC 3963 section 9, RFC 6275 10.4.5); routes
-// for the home address and the prefixes into it; a proxy neighbour entry
-// for the home address on the home link (never for the prefixes, RFC 3963
+// for the home address and the prefixes into it; a proxy ARP entry for an
+// IPv4 home address on the home link. The IPv6 home address is defended by
+// the daemon's ND proxy (proxySet); the prefixes never are (RFC 3963
 // section 6.3). A binding that carries no traffic yet (DAD pending) or
 // cannot be rendered has an empty group.
 func bindingConfig(c *config.HA, b ha.Binding) dataplane.Config {
@@ -102,7 +104,6 @@ func bindingConfig(c *config.HA, b ha.Binding) dataplane.Config {
 		dc.Routes = append(dc.Routes, dataplane.Route{Dst: p, Tunnel: id})
 	}
 	dc.Tunnels = []dataplane.Tunnel{t}
-	dc.Proxy = append(dc.Proxy, dataplane.ProxyNeigh{Addr: b.HomeAddress, Dev: c.Agent.HomeInterface, Router: b.Router()})
 	return dc
 }
 

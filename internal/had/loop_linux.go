@@ -73,6 +73,10 @@ type daemon struct {
 	// ann schedules the unsolicited NAs of new bindings; na sends them.
 	ann *announcer
 	na  *transport.NASender
+	// proxied are the home addresses the ND proxy answers for, nd the
+	// proxy.
+	proxied *proxySet
+	nd      *transport.NDProxy
 }
 
 // Run runs the home agent until ctx is done, then removes every tunnel,
@@ -131,6 +135,15 @@ func Run(ctx context.Context, o Options) error {
 			log.Error("removing the data plane", "err", err)
 		}
 	}()
+	// The home addresses of valid bindings are defended on the home link
+	// from user space (RFC 6275 10.4.1): kernel proxy entries cost a
+	// linear search each, in the kernel's multicast group list.
+	proxied := newProxySet()
+	nd, err := transport.ListenNDProxy(transport.NDProxyConfig{Interface: cfg.Agent.HomeInterface, Lookup: proxied.lookup})
+	if err != nil {
+		return fmt.Errorf("neighbour discovery proxy on %s: %w", cfg.Agent.HomeInterface, err)
+	}
+	defer nd.Close()
 	auth, mn, err := authenticator(cfg)
 	if err != nil {
 		return err
@@ -157,6 +170,8 @@ func Run(ctx context.Context, o Options) error {
 		udp:  udp,
 		dadC: make(chan dadResult, 64), ctl: ctl.NewRelay(), discardLog: newRateLog(10 * time.Second),
 		ann:     newAnnouncer(),
+		proxied: proxied,
+		nd:      nd,
 		saveGap: saveEvery,
 		savedC:  make(chan saveResult, 1),
 		na:      transport.OpenNASender(cfg.Agent.HomeInterface),
@@ -337,6 +352,11 @@ func (d *daemon) control(cmd string) (any, error) {
 		r.Counters["rate_limited_source"] = d.limit.droppedSource
 		r.Counters["rate_limited_total"] = d.limit.droppedTotal
 		r.Counters["udp_dropped"] = d.udpDrops
+		answered, ignored, malformed, sendErrors := d.nd.Counters()
+		r.Counters["nd_proxy_answered"] = answered
+		r.Counters["nd_proxy_not_ours"] = ignored
+		r.Counters["nd_proxy_malformed"] = malformed
+		r.Counters["nd_proxy_send_errors"] = sendErrors
 		if d.mn != nil {
 			for reason, n := range d.mn.Counters() {
 				r.Counters["auth_"+mnha.Reason(reason).String()] = n
@@ -479,10 +499,18 @@ func (d *daemon) syncDataplane() {
 	changes := make([]dataplane.GroupChange, 0, len(d.dpPending))
 	for hoa := range d.dpPending {
 		c := dataplane.GroupChange{ID: hoa.String()}
-		if b, ok := d.core.Lookup(hoa); ok {
+		b, ok := d.core.Lookup(hoa)
+		if ok {
 			c.Config = bindingConfig(d.cfg, b)
 		} else {
 			c.Delete = true
+		}
+		// The proxy follows the binding: it answers for valid ones only
+		// (a binding waiting for its DAD must not be defended yet).
+		if ok && b.State == ha.StateValid {
+			d.proxied.set(hoa, b.Router())
+		} else {
+			d.proxied.del(hoa)
 		}
 		changes = append(changes, c)
 	}
