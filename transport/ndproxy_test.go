@@ -31,7 +31,11 @@ func TestDecideNS(t *testing.T) {
 		{"DAD probe with an SLLA", ns(netip.IPv6Unspecified(), solicitedNode(target), target, mac), false, false, true},
 		{"DAD probe to the wrong group", ns(netip.IPv6Unspecified(), netip.MustParseAddr("ff02::1"), target, nil), false, false, true},
 		{"hop limit 64", func() []byte { p := ns(solicitor, solicitedNode(target), target, mac); p[7] = 64; return p }(), false, false, true},
-		{"bad checksum", func() []byte { p := ns(solicitor, solicitedNode(target), target, mac); p[ipv6HeaderLen+2] ^= 1; return p }(), false, false, true},
+		{"bad checksum", func() []byte {
+			p := ns(solicitor, solicitedNode(target), target, mac)
+			p[ipv6HeaderLen+2] ^= 1
+			return p
+		}(), false, false, true},
 		{"truncated", ns(solicitor, solicitedNode(target), target, mac)[:50], false, false, true},
 		{"advertisement", icmpPacket(solicitor, allNodes, neighborMsg{Type: icmpNeighborAdvert, Target: target}.marshal()), false, false, false},
 	} {
