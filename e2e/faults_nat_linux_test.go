@@ -137,6 +137,8 @@ func conntrackID(e string) string {
 // keepalive is the configured nat_keepalive, 5 s here (the default 110 s
 // bounds the gap by the refresh at 80 % of the lifetime instead).
 func TestFaultNATRebind(t *testing.T) {
+	// In parallel with the other waiting tests (scripts/e2e.sh): it mostly waits for the keepalive.
+	t.Parallel()
 	testutil.RequireTool(t, "conntrack")
 	const keepalive = 5 * time.Second
 	s := natScenario(t, Settings{NATKeepalive: keepalive.String()}, []string{"fn1"}, nil, nil)
@@ -493,6 +495,8 @@ func TestFaultDHCPGone(t *testing.T) {
 // the mobile router authenticates that BA, adjusts its timestamps and
 // registers by itself; refreshes are then accepted without another 144.
 func TestFaultClock4285(t *testing.T) {
+	// In parallel with the other waiting tests (scripts/e2e.sh): it mostly waits for registrations.
+	t.Parallel()
 	for _, off := range []string{"-3h", "+5h"} {
 		t.Run(off, func(t *testing.T) {
 			s, start := natScenarioAt(t, Settings{Lifetime: "12s"}, []string{"fn2"}, []string{mrd.TestClockOffsetEnv + "=" + off}, nil)

@@ -150,6 +150,8 @@ func objectCounts(objs map[string][]string) string {
 // routing table and rule). Reports the traffic gap and the time to the new
 // registration, median and worst.
 func TestFaultMRKill(t *testing.T) {
+	// In parallel with the other waiting tests (scripts/e2e.sh): the kills and restarts mostly wait for the daemons.
+	t.Parallel()
 	trials := faultTrials(t, 3)
 	for _, c := range []struct {
 		name    string

@@ -5,9 +5,10 @@
 set -u
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-# -parallel 3: the tests marked parallel mostly wait (a DHCP lease running
-# out, RFC 6275 retransmission timers, a NAT timing mappings out).
-go test -count=1 -v -parallel 3 -timeout "${E2E_TIMEOUT:-25m}" ./e2e/ >"$log" 2>&1
+# -parallel 4: the tests marked parallel mostly wait (a DHCP lease running
+# out, RFC 6275 retransmission timers, a NAT timing mappings out, daemons
+# restarting); the CPU-heavy ones (matrix, flood) run alone first.
+go test -count=1 -v -parallel 4 -timeout "${E2E_TIMEOUT:-25m}" ./e2e/ >"$log" 2>&1
 rc=$?
 grep -E '^matrix ' "$log"
 grep -E '^\s+(nemo|matrix|dsmip|faults|faults_nat|faults_router|hostile)_linux_test\.go:[0-9]+: ' "$log" | sed 's/^\s*/  /' | grep -vE ': ip -|LOG ' | head -150
