@@ -110,6 +110,9 @@ func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
 		_ = enc.Encode(Response{Error: "bad request: " + err.Error()})
 		return
 	}
+	// The answer may be large (a home agent's whole binding cache: about
+	// 30 MB of JSON at 100,000 bindings): give it time.
+	_ = c.SetDeadline(time.Now().Add(replyTimeout))
 	v, err := s.handler(ctx, req)
 	if err != nil {
 		_ = enc.Encode(Response{Error: err.Error()})
@@ -122,6 +125,9 @@ func (s *Server) serveConn(ctx context.Context, c *net.UnixConn) {
 	}
 	_ = enc.Encode(Response{OK: true, Data: raw})
 }
+
+// replyTimeout bounds the building and transfer of one answer.
+const replyTimeout = time.Minute
 
 // Close stops accepting and removes the socket file. Idempotent.
 func (s *Server) Close() error {
@@ -143,7 +149,7 @@ func Call(path, command string, out any) error {
 		return fmt.Errorf("cannot reach the daemon at %s: %w (is it running?)", path, err)
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(replyTimeout + 5*time.Second))
 	// A daemon that refuses the peer answers and closes without reading
 	// the request, so a failed write is no reason to skip the answer.
 	werr := json.NewEncoder(c).Encode(Request{Command: command})
