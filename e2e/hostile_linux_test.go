@@ -550,8 +550,18 @@ func TestHostile(t *testing.T) {
 		for _, p := range payloads {
 			ls = append(ls, attack.Line{Kind: attack.LineUDP4, To: to, Data: p})
 		}
+		hb := h.bindings(t).Counters
 		rx := h.run(t, ls, 500*time.Millisecond)
-		return "dropped, daemon up", fmt.Sprintf("%d datagrams, %s (no UDP 4191 listener in the home agent yet)", len(ls), describe(replies(t, rx)))
+		ha := h.bindings(t).Counters
+		// Each datagram is dropped once: as garbage at the UDP socket,
+		// or, looking like an IP packet, by the data plane (from a peer
+		// no tunnel has, or malformed).
+		garbage := delta(hb, ha, "udp_dropped")
+		plane := delta(hb, ha, "dataplane_drop_unknown_peer") + delta(hb, ha, "dataplane_drop_malformed")
+		if garbage+plane != uint64(len(ls)) {
+			t.Errorf("%d garbage datagrams: udp_dropped +%d, data plane drops +%d", len(ls), garbage, plane)
+		}
+		return "dropped, daemon up", fmt.Sprintf("%d datagrams, %s; udp_dropped +%d, data plane drops +%d", len(ls), describe(replies(t, rx)), garbage, plane)
 	})
 
 	// A 10,000 BU/s flood: the refresh succeeds, the binding stays, the

@@ -348,7 +348,12 @@ func arm(t *time.Timer, core *ha.Core) {
 func (d *daemon) control(cmd string) (any, error) {
 	switch cmd {
 	case "bindings", "status":
-		r := report(time.Now(), d.core.Bindings(), d.core.Counters(), d.dp.Stats(), d.dpKind)
+		st := d.dp.Stats()
+		r := report(time.Now(), d.core.Bindings(), d.core.Counters(), st, d.dpKind)
+		// The data plane's drops of packets no tunnel owns.
+		r.Counters["dataplane_drop_unknown_peer"] = st.DropUnknownPeer
+		r.Counters["dataplane_drop_malformed"] = st.DropMalformed
+		r.Counters["dataplane_drop_no_route"] = st.DropNoRoute
 		r.Counters["rate_limited_source"] = d.limit.droppedSource
 		r.Counters["rate_limited_total"] = d.limit.droppedTotal
 		r.Counters["udp_dropped"] = d.udpDrops
