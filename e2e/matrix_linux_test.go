@@ -82,8 +82,8 @@ func TestMatrix(t *testing.T) {
 			t.Fatalf("cell %s: %v", c.outer, err)
 		}
 		if r.Handover != nil {
-			t.Logf("move to %s: care-of %v usable→BU %s usable→BA %s; ping gap %v (%d/%d)", c.outer, r.Handover.CareOf,
-				r.Handover.ToBU, r.Handover.ToBA, r.Gap, r.Ping.Received, r.Ping.Sent)
+			t.Logf("move to %s: care-of %v, from %s: BU %s, BA %s; ping gap %v (%d/%d)", c.outer, r.Handover.CareOf,
+				r.Handover.Start, r.Handover.ToBU, r.Handover.ToBA, r.Gap, r.Ping.Received, r.Ping.Sent)
 		} else {
 			t.Logf("move to %s: state after %v; ping gap %v (%d/%d)", c.outer, r.Took, r.Gap, r.Ping.Received, r.Ping.Sent)
 		}

@@ -70,16 +70,25 @@ type BindingStatus struct {
 
 // Handover is the timing of the last registration of a new care-of
 // address, measured from the moment the daemon saw it usable (address
-// non-tentative and a live router on its uplink).
+// non-tentative and a live router on its uplink) or, when the router left
+// home after that (it stays at home while the home link works), from the
+// moment it left: Start says which.
 type Handover struct {
 	CareOf netip.Addr `json:"care_of"`
 	Uplink string     `json:"uplink"`
+	Start  string     `json:"start"`
 	ToBU   string     `json:"usable_to_bu"`
 	ToBA   string     `json:"usable_to_ba"`
 	ToBUNs int64      `json:"usable_to_bu_ns"`
 	ToBANs int64      `json:"usable_to_ba_ns"`
 	At     time.Time  `json:"at"`
 }
+
+// What a Handover's figures are measured from.
+const (
+	HandoverFromUsable   = "care-of address usable"
+	HandoverFromLeftHome = "home link lost"
+)
 
 // TunnelStatus is the installed tunnel and its counters.
 type TunnelStatus struct {
@@ -176,7 +185,9 @@ type state struct {
 	// firstBU when the first BU left from it, for the handover figures.
 	usable  map[netip.Addr]time.Time
 	firstBU map[netip.Addr]time.Time
-	last    *Handover
+	// leftHome is when the router last left the home link.
+	leftHome time.Time
+	last     *Handover
 }
 
 // noteUsable records the care-of addresses the uplinks offer now, keeping
@@ -224,7 +235,11 @@ func (s *state) noteRegistered(now time.Time, local netip.Addr, uplink string) *
 	if !ok {
 		return nil
 	}
-	h := &Handover{CareOf: local, Uplink: uplink, ToBU: bu.Sub(u).String(), ToBA: now.Sub(u).String(),
+	start := HandoverFromUsable
+	if s.leftHome.After(u) && !s.leftHome.After(bu) {
+		u, start = s.leftHome, HandoverFromLeftHome
+	}
+	h := &Handover{CareOf: local, Uplink: uplink, Start: start, ToBU: bu.Sub(u).String(), ToBA: now.Sub(u).String(),
 		ToBUNs: int64(bu.Sub(u)), ToBANs: int64(now.Sub(u)), At: now}
 	s.last = h
 	// Measured once per address: a refresh is not a handover.

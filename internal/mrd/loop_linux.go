@@ -489,9 +489,28 @@ func (d *Daemon) onSignal(ctx context.Context, r transport.Received) {
 	}
 }
 
-// apply executes the core's actions.
+// apply executes the core's actions, in order, except that the home-link
+// clean-up of LeftHome waits until the binding updates of the same batch
+// are on the wire: the first BU after leaving home does not need it, and
+// its netlink calls (a few milliseconds while other links change) would
+// otherwise delay the BU (issue 9: BU within 5 ms). Any other action runs
+// only after the clean-up, so their relative order is kept.
 func (d *Daemon) apply(ctx context.Context, acts []mrouter.Action) {
+	var leftHome string
+	pending := false
+	flush := func() {
+		if pending {
+			pending = false
+			d.leaveHome(leftHome)
+		}
+	}
+	defer flush()
 	for _, a := range acts {
+		if _, isBU := a.(mrouter.SendBU); !isBU {
+			if _, isState := a.(mrouter.StateChanged); !isState {
+				flush()
+			}
+		}
 		switch a := a.(type) {
 		case mrouter.SendBU:
 			d.sendBU(a)
@@ -506,16 +525,23 @@ func (d *Daemon) apply(ctx context.Context, acts []mrouter.Action) {
 			d.homeIPv4(a.Uplink)
 		case mrouter.LeftHome:
 			d.st.log.Info("left home", "uplink", a.Uplink, "reason", a.Reason)
+			d.st.leftHome = time.Now()
 			if d.stopNA != nil {
 				d.stopNA()
 			}
-			d.homeIPv4("")
-			if d.hoaOn == a.Uplink {
-				d.placeHoA("")
-			}
+			leftHome, pending = a.Uplink, true
 		case mrouter.StateChanged:
 			d.st.log.Info("registration state", "from", a.From, "to", a.To)
 		}
+	}
+}
+
+// leaveHome undoes the home-link configuration: the IPv4 home address and
+// its default route, and the home address on the home uplink.
+func (d *Daemon) leaveHome(uplink string) {
+	d.homeIPv4("")
+	if d.hoaOn == uplink {
+		d.placeHoA("")
 	}
 }
 
@@ -642,7 +668,7 @@ func (d *Daemon) setTunnel(ctx context.Context, t mrouter.SetTunnel) {
 		d.udpTx.src.Store(&local)
 	}
 	if h := d.st.noteRegistered(time.Now(), t.Local, t.Uplink); h != nil {
-		d.st.log.Info("handover", "care_of", h.CareOf, "uplink", h.Uplink, "usable_to_bu", h.ToBU, "usable_to_ba", h.ToBA)
+		d.st.log.Info("handover", "care_of", h.CareOf, "uplink", h.Uplink, "from", h.Start, "to_bu", h.ToBU, "to_ba", h.ToBA)
 	}
 	d.st.log.Info("tunnel installed", "local", t.Local, "remote", t.Remote, "encap", t.Encap, "uplink", t.Uplink, "reason", t.Reason)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nemo-mobility/nemo/e2e"
+	"github.com/nemo-mobility/nemo/internal/mrd"
 	"github.com/nemo-mobility/nemo/testbed"
 )
 
@@ -135,6 +136,9 @@ func run(verbose bool, dataplane string) error {
 		coa, bu, ba := "-", "-", "-"
 		if h := r.Handover; h != nil {
 			coa, bu, ba = h.CareOf.String(), round(h.ToBUNs), round(h.ToBANs)
+			if h.Start == mrd.HandoverFromLeftHome {
+				bu, ba = bu+" (h)", ba+" (h)"
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%d/%d\t%v\n", r.Name, coa, bu, ba, r.Took.Round(time.Millisecond), r.Ping.Sent-r.Ping.Received, r.Ping.Sent, r.Gap)
 	}
@@ -142,10 +146,13 @@ func run(verbose bool, dataplane string) error {
 	fmt.Println(strings.TrimSpace(`
 USABLE→BA on a first registration includes the home agent's 1 s duplicate
 address detection for the home address (RFC 6275 10.3.1); on a move with a
-binding in place it is one round trip. On FN1 the gap is dominated by the
-DHCPv4 exchange after the uplink comes up (the care-of address is usable
-only with the lease); the make-before-break switch keeps the old tunnel
-until the new binding is acknowledged.`))
+binding in place it is one round trip. (h): leaving home, the figures start
+when the home link is lost (the router stays at home while it works, even
+with a care-of address usable). On FN1 the gap is dominated by the DHCPv4
+exchange after the uplink comes up (the care-of address is usable only with
+the lease; dnsmasq, like most servers, first pings a new address for 3 s,
+RFC 2131 4.4.1); the make-before-break switch keeps the old tunnel until the
+new binding is acknowledged.`))
 	return nil
 }
 
