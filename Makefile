@@ -104,13 +104,7 @@ test-qemu:
 	$(GO) test -run 'TestQEMU' -count=1 -v ./internal/archtest/ 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|\s+qemu)' ; exit $${PIPESTATUS[0]}
 
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./...); do \
-	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
-	  for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
-	    echo "== $$pkg $$f ($(FUZZTIME))"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$pkg; \
-	  done; \
-	done
+	@GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 # Benchmarks: the Go micro-benchmarks, then the system figures of
 # BENCHMARKS.md (the home agent under a generated fleet, the tunnel
