@@ -150,9 +150,9 @@ binding in place it is one round trip. (h): leaving home, the figures start
 when the home link is lost (the router stays at home while it works, even
 with a care-of address usable). On FN1 the gap is dominated by the DHCPv4
 exchange after the uplink comes up (the care-of address is usable only with
-the lease; dnsmasq, like most servers, first pings a new address for 3 s,
-RFC 2131 4.4.1); the make-before-break switch keeps the old tunnel until the
-new binding is acknowledged.`))
+the lease, and dnsmasq first pings a new address for 3 s before offering
+it: RFC 2131 4.4.1 says a server should probe); the make-before-break switch
+keeps the old tunnel until the new binding is acknowledged.`))
 	return nil
 }
 
