@@ -1,12 +1,13 @@
 #!/bin/bash
 # System benchmarks of issue 9 (BENCHMARKS.md): the home agent at scale,
-# the tunnel's throughput, the mobile router's size and memory. Needs root
+# the tunnel's throughput, the mobile router's size and memory, handover
+# (the demo's moves, measured by the mobile router itself). Needs root
 # (namespaces, raw sockets) and the testbed's packages (scripts/deps.sh).
 # Prints tables; nothing here asserts a timing.
 #
 #   BENCH_N       routers the load generator plays (default 1000; the
 #                 config loader refuses files over 1 MiB, ~5,900 routers)
-#   BENCH_ONLY    run one part: ha, tunnel, size, memory
+#   BENCH_ONLY    run one part: ha, tunnel, size, memory, handover
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${BENCH_N:-1000}
@@ -99,4 +100,11 @@ TOML
 	measure "Go sleep program, mips under qemu" 3 qemu-mips-static "$out/hello.mips"
 	measure "mrouter idle, amd64" 5 "$out/mrouter" run -c "$out/mr.toml"
 	measure "mrouter idle, mips under qemu" 10 qemu-mips-static "$out/mrouter.mips" run -c "$out/mr.toml"
+fi
+
+if want handover; then
+	echo; echo "## handover: the demo's moves (make demo), 20/s ping MNN→CN across each"
+	# The demo prints its figures table last; keep that part, without colours.
+	go run ./e2e/cmd/demo 2>&1 | sed 's/\x1b\[[0-9;]*m//g' |
+		awk '/^== figures/ {on=1; next} /^== tearing down/ {on=0} on && NF {print "  " $0}'
 fi
