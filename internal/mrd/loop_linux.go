@@ -506,10 +506,10 @@ func (d *Daemon) apply(ctx context.Context, acts []mrouter.Action) {
 	}
 	defer flush()
 	for _, a := range acts {
-		if _, isBU := a.(mrouter.SendBU); !isBU {
-			if _, isState := a.(mrouter.StateChanged); !isState {
-				flush()
-			}
+		switch a.(type) {
+		case mrouter.SendBU, mrouter.StateChanged:
+		default:
+			flush()
 		}
 		switch a := a.(type) {
 		case mrouter.SendBU:
