@@ -177,6 +177,8 @@ type Counters struct {
 	ICMPErrors      uint64
 	Failovers       uint64 // moves to another home agent
 	Moves           uint64 // care-of address changes registered
+	TunnelLost      uint64 // tunnel probes unanswered (Core.TunnelLost)
+	PathsAvoided    uint64 // care-of addresses passed over for PathHold
 }
 
 // Status is the binding update list entry of the current home agent, for

@@ -37,6 +37,7 @@ const (
 	DefaultMaxRetryBackoff = 15 * time.Minute
 	DefaultFatalHold       = 15 * time.Minute
 	DefaultProbeInterval   = MaxBindackTimeout
+	DefaultPathHold        = 30 * time.Second
 )
 
 // refreshPercent is the share of the granted lifetime after which a binding
@@ -132,6 +133,12 @@ type Config struct {
 	// ProbeInterval is the interval of registration probes to the preferred
 	// home agent while registered elsewhere (DefaultProbeInterval when 0).
 	ProbeInterval time.Duration
+	// PathHold is how long a care-of address is passed over after its path
+	// to the home agent failed while another uplink works: the shell's
+	// tunnel probe went unanswered (Core.TunnelLost), or a move to it got
+	// no answer to three BUs while the old binding still stood
+	// (DefaultPathHold when 0).
+	PathHold time.Duration
 
 	// Rand supplies the random initial sequence numbers; math/rand/v2 when
 	// nil. Tests inject a deterministic source.
@@ -215,6 +222,7 @@ func (c Config) normalize() (Config, error) {
 		{"maximum retry backoff", &c.MaxRetryBackoff, DefaultMaxRetryBackoff},
 		{"fatal hold", &c.FatalHold, DefaultFatalHold},
 		{"probe interval", &c.ProbeInterval, DefaultProbeInterval},
+		{"path hold", &c.PathHold, DefaultPathHold},
 	} {
 		if *d.v < 0 {
 			return bad("%s %v is negative", d.name, *d.v)

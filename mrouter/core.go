@@ -128,10 +128,11 @@ type Core struct {
 	// the previous one).
 	switchNotBefore time.Time
 
-	// suspect holds IPv6 care-of addresses that went unanswered three times
-	// while an IPv4 care-of address was available (RFC 5555 4.4.1), by
-	// uplink, until the address changes or the time passes.
-	suspect map[string]suspectCoA
+	// suspect holds care-of addresses passed over until a time, or until
+	// the uplink no longer has them: an IPv6 one that went unanswered three
+	// times while an IPv4 one was available (RFC 5555 4.4.1), and any whose
+	// path to the home agent failed while another uplink worked (PathHold).
+	suspect map[target]time.Time
 
 	tunnel    SetTunnel
 	tunnelSet bool
@@ -152,7 +153,7 @@ func New(cfg Config, now time.Time) (*Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Core{cfg: cfg, uplinks: map[string]Uplink{}, suspect: map[string]suspectCoA{}, pref: -1}
+	c := &Core{cfg: cfg, uplinks: map[string]Uplink{}, suspect: map[target]time.Time{}, pref: -1}
 	for i, ha := range cfg.HomeAgents {
 		c.has = append(c.has, &entry{ha: ha, seq: uint16(cfg.Rand())})
 		if ha.Preferred && c.pref < 0 {
@@ -252,6 +253,52 @@ func (c *Core) ICMPError(now time.Time, from netip.Addr) []Action {
 	return acts
 }
 
+// TunnelLost reports that the tunnel through the registered care-of address
+// stopped bringing anything back from the home agent: the shell's probes
+// (ICMPv6 echo requests to the home agent through the tunnel, sent while
+// traffic leaves and none returns) went unanswered. The uplink may still be
+// up with its address, as when an access network or a NAT drops traffic
+// silently. When another uplink offers a care-of address, the router moves
+// there (make before break: the old tunnel stays until the BA) and passes
+// over this one for PathHold; otherwise it refreshes its binding at once,
+// which re-creates a NAT mapping that was lost and, if the home agent is
+// gone, starts the retransmissions that lead to a failover.
+func (c *Core) TunnelLost(now time.Time) []Action {
+	var acts []Action
+	c.counters.TunnelLost++
+	e := c.has[c.cur]
+	if c.stopped == "" && !c.atHome && e.bound && !e.bindTgt.home {
+		lost := e.bindTgt
+		c.suspect[lost] = now.Add(c.cfg.PathHold)
+		if t, ok := c.target(c.cur); ok && t != lost {
+			c.counters.PathsAvoided++
+			c.note = fmt.Sprintf("tunnel probes through %v (%s) unanswered; moving to %v (%s), %v tried again in %v",
+				lost.coa, lost.uplink, t.coa, t.uplink, lost.coa, c.cfg.PathHold)
+		} else {
+			delete(c.suspect, lost)
+			c.note = fmt.Sprintf("tunnel probes through %v (%s) unanswered; no other uplink, refreshing the binding", lost.coa, lost.uplink)
+			if c.refreshWanted() && e.refreshAt.After(now) {
+				e.refreshAt = now
+				e.refreshReason = "tunnel probes unanswered"
+			}
+		}
+	}
+	c.step(now, &acts)
+	return acts
+}
+
+// avoid passes over the care-of address t for PathHold.
+func (c *Core) avoid(t target, now time.Time) {
+	c.suspect[t] = now.Add(c.cfg.PathHold)
+	c.counters.PathsAvoided++
+}
+
+// isSuspect reports whether t is being passed over.
+func (c *Core) isSuspect(t target) bool {
+	_, ok := c.suspect[t]
+	return ok
+}
+
 // Tick runs the timers that are due at now.
 func (c *Core) Tick(now time.Time) []Action {
 	var acts []Action
@@ -279,7 +326,14 @@ func (c *Core) NextDeadline() (time.Time, bool) {
 		add(e.waitUntil)
 	}
 	if c.refreshWanted() {
-		add(c.has[c.cur].refreshAt)
+		// Only while maintain would start it (a better source starts a
+		// move instead, when reconcile may).
+		if t, ok := c.target(c.cur); ok && t == c.has[c.cur].bindTgt {
+			add(c.has[c.cur].refreshAt)
+		}
+	}
+	for _, until := range c.suspect {
+		add(until)
 	}
 	return d, !d.IsZero()
 }
@@ -361,12 +415,6 @@ func (c *Core) refreshSoon(now time.Time, from netip.Addr, reason string) {
 	}
 }
 
-// suspectCoA is an IPv6 care-of address not used until a time.
-type suspectCoA struct {
-	coa   netip.Addr
-	until time.Time
-}
-
 // v6FallbackAfter is the number of unanswered BUs from an IPv6 care-of
 // address after which an IPv4 one is tried (RFC 5555 4.4.1: three in total).
 const v6FallbackAfter = 3
@@ -391,8 +439,16 @@ func (c *Core) better(a, b candidate) bool {
 	return a.t.uplink < b.t.uplink
 }
 
-// target returns the best source for a BU to home agent i.
+// target returns the best source for a BU to home agent i. Suspect care-of
+// addresses are passed over only while another source exists.
 func (c *Core) target(i int) (target, bool) {
+	if t, ok := c.targetAmong(i, false); ok {
+		return t, true
+	}
+	return c.targetAmong(i, true)
+}
+
+func (c *Core) targetAmong(i int, withSuspects bool) (target, bool) {
 	var best candidate
 	found := false
 	consider := func(k candidate) {
@@ -408,11 +464,11 @@ func (c *Core) target(i int) (target, bool) {
 			consider(candidate{t: target{home: true, uplink: u.Name, coa: c.cfg.HomeAddress}, prio: u.Priority})
 			continue
 		}
-		if sus, ok := c.suspect[u.Name]; u.CoA6.IsValid() && (!ok || sus.coa != u.CoA6) {
-			consider(candidate{t: target{uplink: u.Name, coa: u.CoA6}, prio: u.Priority, pref: !c.cfg.PreferIPv4})
+		if t := (target{uplink: u.Name, coa: u.CoA6}); u.CoA6.IsValid() && (withSuspects || !c.isSuspect(t)) {
+			consider(candidate{t: t, prio: u.Priority, pref: !c.cfg.PreferIPv4})
 		}
-		if u.CoA4.IsValid() && c.has[i].ha.IPv4.IsValid() {
-			consider(candidate{t: target{uplink: u.Name, coa: u.CoA4}, prio: u.Priority, pref: c.cfg.PreferIPv4})
+		if t := (target{uplink: u.Name, coa: u.CoA4}); u.CoA4.IsValid() && c.has[i].ha.IPv4.IsValid() && (withSuspects || !c.isSuspect(t)) {
+			consider(candidate{t: t, prio: u.Priority, pref: c.cfg.PreferIPv4})
 		}
 	}
 	return best.t, found
@@ -434,9 +490,9 @@ func (c *Core) held(i int, now time.Time) bool { return c.has[i].holdUntil.After
 
 // step runs after every event: timers, selection, transmissions, state.
 func (c *Core) step(now time.Time, acts *[]Action) {
-	for name, sus := range c.suspect {
-		if u, ok := c.uplinks[name]; !ok || u.CoA6 != sus.coa || !sus.until.After(now) {
-			delete(c.suspect, name)
+	for t, until := range c.suspect {
+		if u, ok := c.uplinks[t.uplink]; !ok || (u.CoA6 != t.coa && u.CoA4 != t.coa) || !until.After(now) {
+			delete(c.suspect, t)
 		}
 	}
 	for _, e := range c.has {
@@ -712,17 +768,32 @@ func (c *Core) timeout(i int, now time.Time, acts *[]Action) bool {
 	a := e.att
 	switch a.purpose {
 	case purposeRegister:
+		if i == c.cur && !a.tgt.home && a.count == v6FallbackAfter && e.bound && e.bindTgt != a.tgt &&
+			!e.bindTgt.home && c.usable(e.bindTgt) {
+			// A move that three BUs did not complete while the old
+			// binding's care-of address is still there: the new path does
+			// not reach the home agent (or its answers do not come back).
+			// Go back to the old one, with a BU, since the home agent may
+			// have taken one of ours (unsure), and leave the new address
+			// alone for PathHold.
+			c.avoid(a.tgt, now)
+			e.att = nil
+			c.note = fmt.Sprintf("no answer to %d binding updates from %v (%s); back to %v (%s), %v tried again in %v",
+				a.count, a.tgt.coa, a.tgt.uplink, e.bindTgt.coa, e.bindTgt.uplink, a.tgt.coa, c.cfg.PathHold)
+			c.reconcile(now, acts)
+			return true
+		}
 		if i == c.cur && !a.tgt.home && a.tgt.coa.Is6() && a.count == v6FallbackAfter {
 			// RFC 5555 4.4.1: after three unanswered BUs from the IPv6
 			// care-of address, try the IPv4 one.
-			c.suspect[a.tgt.uplink] = suspectCoA{coa: a.tgt.coa, until: now.Add(c.cfg.FatalHold)}
+			c.suspect[a.tgt] = now.Add(c.cfg.FatalHold)
 			if t, ok := c.target(i); ok && !t.home && t.coa.Is4() {
 				c.note = fmt.Sprintf("no answer to %d binding updates from %v; trying the IPv4 care-of address %v",
 					a.count, a.tgt.coa, t.coa)
 				c.reconcile(now, acts)
 				return true
 			}
-			delete(c.suspect, a.tgt.uplink)
+			delete(c.suspect, a.tgt)
 		}
 		if i == c.cur && a.lastWait >= MaxBindackTimeout && a.count >= c.cfg.FailoverAfter {
 			if j := c.nextUsable(i, now); j >= 0 {

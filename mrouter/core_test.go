@@ -1292,3 +1292,108 @@ func TestFlapBackBeforeAnyBU(t *testing.T) {
 		t.Errorf("BUs for a flap that changed nothing: %v", h.sent[n:])
 	}
 }
+
+// TestTunnelLostMovesAndReturns: the tunnel through wan stops carrying
+// anything back while wan stays up with its address (the shell's probes go
+// unanswered). The router moves to lte at once, make before break, passes
+// over wan for PathHold, then tries wan again; a return that three BUs do
+// not complete goes back to lte without touching the tunnel.
+func TestTunnelLostMovesAndReturns(t *testing.T) {
+	cfg := baseConfig()
+	cfg.PathHold = 20 * time.Second
+	h := newHarness(t, cfg)
+	h.uplink(Uplink{Name: "wan", Priority: 20, Up: true, CoA4: coa4})
+	h.uplink(Uplink{Name: "lte", Priority: 10, Up: true, CoA6: coaLTE})
+	if s := h.lastSend(); s.From != coa4 || !s.UDP {
+		t.Fatalf("first registration from %v (udp %v), want %v", s.From, s.UDP, coa4)
+	}
+	h.accept(mh.NATDetection{Refresh: mh.NATRefreshNotNeeded})
+	h.advance(5 * time.Second)
+
+	acts := h.record(h.c.TunnelLost(h.now))
+	s := sends(acts)
+	if len(s) != 1 || s[0].From != coaLTE || s[0].BU.Lifetime == 0 {
+		t.Fatalf("tunnel lost on wan: sent %v, want a BU from lte", s)
+	}
+	if count[SetTunnel](acts)+count[ClearTunnel](acts) != 0 {
+		t.Fatalf("tunnel changed before the BA: %v", acts)
+	}
+	st := h.c.Status(h.now)
+	if !strings.Contains(st.Note, "unanswered") || st.Counters.TunnelLost != 1 || st.Counters.PathsAvoided != 1 {
+		t.Errorf("status after TunnelLost: note %q counters %+v", st.Note, st.Counters)
+	}
+	if tun, ok := find[SetTunnel](h.accept()); !ok || tun.Local != coaLTE {
+		t.Fatalf("BA from lte: tunnel %+v %v", tun, ok)
+	}
+	// wan is passed over for PathHold, then tried again.
+	n := len(h.sent)
+	h.advance(cfg.PathHold - 100*time.Millisecond)
+	for _, x := range h.sent[n:] {
+		if x.From == coa4 {
+			t.Fatalf("BU from wan %v after TunnelLost, inside PathHold", x.at.Sub(t0))
+		}
+	}
+	h.advance(200 * time.Millisecond)
+	if s := h.lastSend(); s.From != coa4 {
+		t.Fatalf("after PathHold: last BU from %v, want wan %v", s.From, coa4)
+	}
+	if tun, ok := find[SetTunnel](h.accept(mh.NATDetection{Refresh: mh.NATRefreshNotNeeded})); !ok || tun.Local != coa4 {
+		t.Fatalf("back on wan: tunnel %+v %v", tun, ok)
+	}
+
+	// Lost again; this time wan is still dead when it is tried again.
+	h.advance(5 * time.Second)
+	h.record(h.c.TunnelLost(h.now))
+	h.accept()
+	h.advance(cfg.PathHold)
+	n = len(h.sent)
+	tunnels := count[SetTunnel](h.all)
+	h.advance(7*time.Second + 100*time.Millisecond)
+	var fromWan, fromLTE int
+	for _, x := range h.sent[n-1:] {
+		switch x.From {
+		case coa4:
+			fromWan++
+		case coaLTE:
+			fromLTE++
+		}
+	}
+	if fromWan != 3 || fromLTE != 1 || h.lastSend().From != coaLTE {
+		t.Fatalf("unanswered return to wan: %d BUs from wan, %d from lte (want 3 and then 1 back on lte): %v", fromWan, fromLTE, h.sent[n-1:])
+	}
+	if count[SetTunnel](h.all) != tunnels || count[ClearTunnel](h.all) != 0 {
+		t.Fatal("the tunnel left lte during the unanswered return")
+	}
+	if st := h.c.Status(h.now); !strings.Contains(st.Note, "back to") {
+		t.Errorf("note %q", st.Note)
+	}
+	h.accept()
+	if st := h.c.Status(h.now); st.State != "registered" || st.CareOf != coaLTE {
+		t.Errorf("status %+v", st)
+	}
+}
+
+// TestTunnelLostSingleUplink: with nowhere else to go, a lost tunnel makes
+// the router refresh its binding at once (a NAT that lost its mapping gets
+// a new one from the BU; a dead home agent starts the retransmissions).
+func TestTunnelLostSingleUplink(t *testing.T) {
+	h := newHarness(t, baseConfig())
+	h.uplink(Uplink{Name: "wan", Priority: 20, Up: true, CoA4: coa4})
+	h.accept(mh.NATDetection{Refresh: 30})
+	h.advance(5 * time.Second)
+	n := len(h.sent)
+	h.record(h.c.TunnelLost(h.now))
+	if len(h.sent) != n+1 || h.lastSend().From != coa4 || h.lastSend().at != h.now {
+		t.Fatalf("TunnelLost with one uplink: sent %v, want one refresh from %v now", h.sent[n:], coa4)
+	}
+	if st := h.c.Status(h.now); st.Counters.PathsAvoided != 0 || !strings.Contains(st.Note, "no other uplink") {
+		t.Errorf("status %+v", st)
+	}
+	h.accept(mh.NATDetection{Refresh: 30})
+	// At home or unregistered it changes nothing.
+	h2 := newHarness(t, baseConfig())
+	h2.uplink(homeLink)
+	if s := sends(h2.record(h2.c.TunnelLost(h2.now))); len(s) != 0 {
+		t.Fatalf("at home: %v", s)
+	}
+}

@@ -94,7 +94,7 @@ func FuzzCore(f *testing.F) {
 			}
 		}
 		for len(data) > 0 {
-			kind := next() % 8
+			kind := next() % 9
 			h.now = h.now.Add(time.Duration(next()) * 10 * time.Millisecond)
 			h.record(h.c.Tick(h.now))
 			check()
@@ -155,6 +155,8 @@ func FuzzCore(f *testing.F) {
 				h.record(h.c.ICMPError(h.now, ha1v4))
 			case 7:
 				h.advance(time.Duration(next()) * time.Second)
+			case 8:
+				h.record(h.c.TunnelLost(h.now))
 			}
 			check()
 		}
