@@ -32,6 +32,8 @@ func TestMRouterMinimalDefaults(t *testing.T) {
 			Lifetime:     5 * time.Minute,
 			Dataplane:    DataplaneAuto,
 			NATKeepalive: 110 * time.Second,
+			TunnelProbe:  DefaultTunnelProbe,
+			PathHold:     DefaultPathHold,
 		},
 		HomeAgents: []HomeAgent{{Address: netip.MustParseAddr("2001:db8:1::1")}},
 		Uplinks:    []Uplink{{Name: "lte", Interface: "wwan0", IPv6: true}},
@@ -80,6 +82,8 @@ request_ipv4_prefix = true
 force_udp = true
 nat_keepalive = "30s"
 prefer_ipv4 = true
+tunnel_probe = "250ms"
+path_hold = "2m"
 home_link = "eth1"`) + `
 [[uplink]]
 name = "wan"
@@ -124,7 +128,8 @@ socket = "/tmp/mr.sock"
 	r := c.Router
 	if r.Mode != ModeImplicit || r.Lifetime != time.Hour || r.Dataplane != DataplaneUserspace ||
 		r.IPv4HomeAddress != netip.MustParseAddr("192.0.2.10") || !r.RequestIPv4Prefix || !r.ForceUDP ||
-		r.NATKeepalive != 30*time.Second || !r.PreferIPv4 || r.HomeLink != "eth1" || !r.HasIPv4Home() || r.DynamicIPv4Home() {
+		r.NATKeepalive != 30*time.Second || !r.PreferIPv4 || r.HomeLink != "eth1" || !r.HasIPv4Home() || r.DynamicIPv4Home() ||
+		r.TunnelProbe != 250*time.Millisecond || r.PathHold != 2*time.Minute {
 		t.Errorf("router = %+v", r)
 	}
 	wantUp := []Uplink{
@@ -210,6 +215,10 @@ func TestMRouterErrors(t *testing.T) {
 		{"address with length", replaceLine(baseMR, 2, `home_address = "2001:db8:1::100/64"`), wantErr{"mrouter.home_address", 2, ErrInvalid, "without /length"}},
 		{"garbage address", replaceLine(baseMR, 2, `home_address = "home"`), wantErr{"mrouter.home_address", 2, ErrInvalid, "not an IP address"}},
 		{"address not a string", replaceLine(baseMR, 2, `home_address = 1`), wantErr{"mrouter.home_address", 2, ErrType, "must be a string, not an integer"}},
+		{"tunnel probe too short", withMR(`tunnel_probe = "20ms"`), wantErr{"mrouter.tunnel_probe", 4, ErrInvalid, "too short"}},
+		{"tunnel probe too long", withMR(`tunnel_probe = "1m"`), wantErr{"mrouter.tunnel_probe", 4, ErrInvalid, "out of range"}},
+		{"tunnel probe not 10ms", withMR(`tunnel_probe = "155ms"`), wantErr{"mrouter.tunnel_probe", 4, ErrInvalid, "multiple of 10ms"}},
+		{"path hold zero", withMR(`path_hold = "0s"`), wantErr{"mrouter.path_hold", 4, ErrInvalid, "out of range"}},
 		{"bad IPv4 home address", withMR(`ipv4_home_address = "2001:db8::5"`), wantErr{"mrouter.ipv4_home_address", 4, ErrInvalid, "not an IPv4 address"}},
 		{"broadcast IPv4 home address", withMR(`ipv4_home_address = "255.255.255.255"`), wantErr{"mrouter.ipv4_home_address", 4, ErrInvalid, "unicast"}},
 		{"P flag without IPv4 HoA", withMR(`request_ipv4_prefix = true`), wantErr{"mrouter.request_ipv4_prefix", 4, ErrConflict, "set ipv4_home_address"}},

@@ -63,6 +63,9 @@ type Settings struct {
 	// NATKeepalive is the home agent's NAT Detection refresh time
 	// (default 110s).
 	NATKeepalive string
+	// TunnelProbe and PathHold are the mobile router's tunnel_probe and
+	// path_hold ("": the defaults).
+	TunnelProbe, PathHold string
 }
 
 // The testbed mobile router's RFC 4285 identity.
@@ -154,6 +157,13 @@ func (s *Scenario) mrConfig() string {
 	if s.Set.Insecure {
 		auth = ""
 	}
+	check := ""
+	if s.Set.TunnelProbe != "" {
+		check += fmt.Sprintf("tunnel_probe = %q\n", s.Set.TunnelProbe)
+	}
+	if s.Set.PathHold != "" {
+		check += fmt.Sprintf("path_hold = %q\n", s.Set.PathHold)
+	}
 	return fmt.Sprintf(`# mobile router of the namespace testbed
 [mrouter]
 home_address = %q
@@ -164,7 +174,7 @@ lifetime = %q
 dataplane = %q
 ipv4_home_address = %q
 request_ipv4_prefix = true
-
+%s
 [[home_agent]]
 address = %q
 ipv4_address = %q
@@ -203,7 +213,7 @@ socket = %q
 
 [log]
 level = "debug"
-%s`, testbed.MRHome6, testbed.HomePrefix6, testbed.IfMRHome, s.Set.Mode, s.Set.Lifetime, s.Set.Dataplane, testbed.MRHome4,
+%s`, testbed.MRHome6, testbed.HomePrefix6, testbed.IfMRHome, s.Set.Mode, s.Set.Lifetime, s.Set.Dataplane, testbed.MRHome4, check,
 		testbed.HA6, testbed.HA4, testbed.IfMRLAN, testbed.MNP6, testbed.MNP4,
 		testbed.IfMRHome, testbed.IfMRFN2, testbed.IfMRFN3, !s.Set.FN3IPv4Only, testbed.IfMRFN1, s.MRSock, auth)
 }

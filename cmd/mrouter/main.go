@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/nemo-mobility/nemo/config"
 	"github.com/nemo-mobility/nemo/internal/cli"
@@ -143,6 +144,15 @@ func printStatus(r mrd.StatusReport) {
 			r.Dataplane, t.Encap, t.Local, t.Remote, t.Uplink, t.TxPackets, t.RxPackets, t.Drops)
 	} else {
 		fmt.Printf("Tunnel (%s data plane): none\n", r.Dataplane)
+	}
+	if k := r.Check; k.Period == "0s" {
+		fmt.Println("Tunnel check: off")
+	} else {
+		line := fmt.Sprintf("Tunnel check: every %s while nothing comes back, %d probes sent, %d paths lost", k.Period, k.Probes, k.Losses)
+		if !k.LastLoss.IsZero() {
+			line += fmt.Sprintf(" (last at %s, after %s of silence)", k.LastLoss.Format(time.DateTime), k.Silent)
+		}
+		fmt.Println(line)
 	}
 	c := b.Counters
 	fmt.Println(strings.TrimSpace(fmt.Sprintf("Counters: BUs sent %d (retransmissions %d, deferred by rate limit %d), BAs accepted %d, rejected %d, ignored %d, moves %d, failovers %d",

@@ -48,7 +48,22 @@ type StatusReport struct {
 	Dataplane string           `json:"dataplane"`
 	Tunnel    *TunnelStatus    `json:"tunnel,omitempty"`
 	Handover  *Handover        `json:"last_handover,omitempty"`
+	Check     CheckStatus      `json:"tunnel_check"`
 	Runtime   ctl.RuntimeStats `json:"runtime"`
+}
+
+// CheckStatus is the tunnel check's state (tunnelCheck).
+type CheckStatus struct {
+	// Period is the probe period, "0s" when the check is off.
+	Period string `json:"period"`
+	// Probes and Losses count the probes sent and the paths found lost.
+	Probes uint64 `json:"probes"`
+	Losses uint64 `json:"losses"`
+	// LastLoss is when a path was last found lost, and Silent how long
+	// nothing had come from the tunnel then.
+	LastLoss time.Time `json:"last_loss,omitzero"`
+	Silent   string    `json:"silent,omitempty"`
+	SilentNs int64     `json:"silent_ns,omitempty"`
 }
 
 // BindingStatus is the binding update list entry.
@@ -88,6 +103,7 @@ type Handover struct {
 const (
 	HandoverFromUsable   = "care-of address usable"
 	HandoverFromLeftHome = "home link lost"
+	HandoverFromPathLost = "tunnel path lost"
 )
 
 // TunnelStatus is the installed tunnel and its counters.
@@ -115,6 +131,7 @@ func CoreConfig(c *config.MRouter) mrouter.Config {
 		ForceUDP:          c.Router.ForceUDP,
 		PreferIPv4:        c.Router.PreferIPv4,
 		NATKeepalive:      c.Router.NATKeepalive,
+		PathHold:          c.Router.PathHold,
 	}
 	for _, h := range c.HomeAgents {
 		cc.HomeAgents = append(cc.HomeAgents, mrouter.HomeAgent{Address: h.Address, IPv4: h.IPv4Address, Preferred: h.Preferred})
@@ -185,9 +202,27 @@ type state struct {
 	// firstBU when the first BU left from it, for the handover figures.
 	usable  map[netip.Addr]time.Time
 	firstBU map[netip.Addr]time.Time
-	// leftHome is when the router last left the home link.
+	// leftHome is when the router last left the home link, pathLost when
+	// the tunnel check last found the tunnel's path lost.
 	leftHome time.Time
+	pathLost time.Time
 	last     *Handover
+	// check watches the tunnel's path to the home agent.
+	check      tunnelCheck
+	lastSilent time.Duration
+}
+
+// notePathLost restarts the handover figures of the other usable care-of
+// addresses at now, when the tunnel check found the path through the
+// care-of address lost: the move it causes is measured from the detection.
+func (s *state) notePathLost(now time.Time, lost netip.Addr) {
+	s.pathLost = now
+	for a := range s.usable {
+		if a != lost {
+			s.usable[a] = now
+			delete(s.firstBU, a)
+		}
+	}
 }
 
 // noteUsable records the care-of addresses the uplinks offer now, keeping
@@ -236,8 +271,11 @@ func (s *state) noteRegistered(now time.Time, local netip.Addr, uplink string) *
 		return nil
 	}
 	start := HandoverFromUsable
-	if s.leftHome.After(u) && !s.leftHome.After(bu) {
+	switch {
+	case s.leftHome.After(u) && !s.leftHome.After(bu):
 		u, start = s.leftHome, HandoverFromLeftHome
+	case u.Equal(s.pathLost):
+		start = HandoverFromPathLost
 	}
 	h := &Handover{CareOf: local, Uplink: uplink, Start: start, ToBU: bu.Sub(u).String(), ToBA: now.Sub(u).String(),
 		ToBUNs: int64(bu.Sub(u)), ToBANs: int64(now.Sub(u)), At: now}
@@ -268,6 +306,11 @@ func (s *state) status(now time.Time) StatusReport {
 		})
 	}
 	r.Handover = s.last
+	r.Check = CheckStatus{Period: s.cfg.Router.TunnelProbe.String(), Probes: s.check.probes, Losses: s.check.losses,
+		LastLoss: s.pathLost}
+	if !s.pathLost.IsZero() {
+		r.Check.Silent, r.Check.SilentNs = s.lastSilent.Round(time.Millisecond).String(), int64(s.lastSilent)
+	}
 	sort.Slice(r.Uplinks, func(i, j int) bool {
 		return r.Uplinks[i].Priority > r.Uplinks[j].Priority || (r.Uplinks[i].Priority == r.Uplinks[j].Priority && r.Uplinks[i].Name < r.Uplinks[j].Name)
 	})

@@ -73,6 +73,9 @@ type Daemon struct {
 	pendingDereg *mrouter.SendBU
 	probing      bool
 	probeC       chan probeResult
+	// echo sends the tunnel check's probes (opened at the first one).
+	echo    *transport.EchoSender
+	echoErr error
 }
 
 // probeResult is the answer to the RFC 6275 11.5.5 solicitation: the link-
@@ -187,6 +190,11 @@ func Run(ctx context.Context, o Options) error {
 		d.st.uplinks[u.Interface] = v
 	}
 	defer d.closeSockets()
+	defer func() {
+		if d.echo != nil {
+			d.echo.Close()
+		}
+	}()
 	defer d.removeOwnAddrs()
 	defer d.stopDHCP()
 	defer d.placeHoA4("", netip.Prefix{})
@@ -251,6 +259,9 @@ func Run(ctx context.Context, o Options) error {
 			d.onSignal(ctx, p)
 		case <-timer.C:
 			now := time.Now()
+			if dl, ok := d.st.check.deadline(); ok && !now.Before(dl) {
+				d.checkTunnel(ctx, now)
+			}
 			changed := false
 			for _, v := range d.st.uplinks {
 				if v.expire(now) {
@@ -332,6 +343,9 @@ func (d *Daemon) arm(t *time.Timer) {
 		if dl, has := v.deadline(); has && (!ok || dl.Before(next)) {
 			next, ok = dl, true
 		}
+	}
+	if dl, has := d.st.check.deadline(); has && (!ok || dl.Before(next)) {
+		next, ok = dl, true
 	}
 	wait := time.Hour
 	if ok {
@@ -661,6 +675,8 @@ func (d *Daemon) setTunnel(ctx context.Context, t mrouter.SetTunnel) {
 		return
 	}
 	d.st.tunnel = &t
+	rx, tx := d.tunnelCounters()
+	d.st.check.start(time.Now(), d.st.cfg.Router.TunnelProbe, d.st.cfg.Router.PathHold, rx, tx)
 	d.placeHoA("lo")
 	d.placeHoA4("lo", t.IPv4HomeAddress)
 	if d.udpTx != nil && t.Local.Is4() {
@@ -681,11 +697,61 @@ func (d *Daemon) clearTunnel(ctx context.Context, reason string) {
 		d.st.log.Info("tunnel removed", "reason", reason)
 	}
 	d.st.tunnel = nil
+	d.st.check.stop()
 	if d.hoaOn == "lo" {
 		d.placeHoA("")
 	}
 	if d.hoa4On == "lo" {
 		d.placeHoA4("", netip.Prefix{})
+	}
+}
+
+// tunnelCounters returns the packets received from and sent into the
+// tunnel, as the data plane counts them.
+func (d *Daemon) tunnelCounters() (rx, tx uint64) {
+	for _, t := range d.st.dp.Stats().Tunnels {
+		rx += t.RxPackets
+		tx += t.TxPackets
+	}
+	return rx, tx
+}
+
+// checkTunnel runs the tunnel check (tunnelCheck): a probe to the home
+// agent through the tunnel while traffic goes in and nothing comes back,
+// and TunnelLost for the core when three went unanswered.
+func (d *Daemon) checkTunnel(ctx context.Context, now time.Time) {
+	t := d.st.tunnel
+	if t == nil {
+		d.st.check.stop()
+		return
+	}
+	rx, tx := d.tunnelCounters()
+	v := d.st.check.tick(now, rx, tx)
+	log := d.st.log
+	switch {
+	case v.recovered:
+		log.Info("tunnel carries traffic from the home agent again", "uplink", t.Uplink, "care_of", t.Local)
+	case v.probe:
+		if d.echo == nil && d.echoErr == nil {
+			d.echo, d.echoErr = transport.OpenEchoSender(uint16(os.Getpid()))
+			if d.echoErr != nil {
+				log.Error("tunnel check: cannot open the probe socket; the check runs without probes", "err", d.echoErr)
+			}
+		}
+		if d.echo != nil {
+			seq, err := d.echo.Send(t.HomeAddress, t.HomeAgent)
+			if err != nil {
+				log.Debug("tunnel probe not sent", "err", err)
+			} else {
+				log.Debug("tunnel probe", "seq", seq, "to", t.HomeAgent, "uplink", t.Uplink)
+			}
+		}
+	case v.lost:
+		log.Warn("tunnel path lost: nothing from the home agent through the tunnel", "uplink", t.Uplink, "care_of", t.Local,
+			"silent_for", v.silent.Round(time.Millisecond), "probes", tunnelProbes)
+		d.st.notePathLost(now, t.Local)
+		d.st.lastSilent = v.silent
+		d.apply(ctx, d.st.core.TunnelLost(now))
 	}
 }
 
