@@ -29,6 +29,21 @@
 // IPv6 address is set aside (until it changes, or for Config.FatalHold) and
 // the IPv4 one is registered (RFC 5555 4.4.1).
 //
+// A path can fail while its uplink stays up with its address: an access
+// network or a NAT dropping traffic. The shell's tunnel check finds that
+// (packets into the tunnel, nothing out, three probes to the home agent
+// unanswered) and calls [Core.TunnelLost]: with another candidate, the
+// registered address is set aside for Config.PathHold and the next one is
+// registered (make before break); with none, the binding is refreshed at
+// once (a lost NAT mapping is re-created by the BU; a dead home agent starts
+// the retransmissions that lead to a failover). A move that three BUs do not
+// complete while the old binding's address is still usable is given up the
+// same way: that address is set aside for PathHold and a BU goes from the
+// old one (the home agent may have taken one of the unanswered BUs). These
+// are choices of ours: RFC 6275 leaves movement detection and the choice of
+// care-of address to the mobile node (11.5). Set-aside addresses are passed
+// over only while another candidate exists.
+//
 // # Binding Updates
 //
 // Every BU carries A, H and R (R also on refreshes and deregistrations, for

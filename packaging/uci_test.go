@@ -85,11 +85,13 @@ func TestUCITranslationValues(t *testing.T) {
 	uci := string(readFile(t, filepath.Join(moduleRoot(), "packaging/testdata/uci/mrouter")))
 	got := string(readFile(t, render(t, "mrouter", uci, "NETIFD_DEVICES=lte=wwan0")))
 	for _, want := range []string{
-		"home_link = \"eth1\"\n",                    // uplink section 'wan' -> its device
-		"interface = \"wwan0\"\n",                   // device from netifd for network 'lte'
-		"interface = \"phy0-sta0\"\n",               // explicit device
-		"fwmark = 0x10000\n",                        // hex integer unquoted
-		"request_ipv4_prefix = false\n",             // 'no'
+		"home_link = \"eth1\"\n",        // uplink section 'wan' -> its device
+		"interface = \"wwan0\"\n",       // device from netifd for network 'lte'
+		"interface = \"phy0-sta0\"\n",   // explicit device
+		"fwmark = 0x10000\n",            // hex integer unquoted
+		"request_ipv4_prefix = false\n", // 'no'
+		"tunnel_probe = \"200ms\"\n",    // durations quoted
+		"path_hold = \"1m\"\n",
 		"preferred = true\n",                        // 'true'
 		"interfaces = [\"br-lan\", \"br-guest\"]\n", // list
 		"prefixes = [\"2001:db8:10::/64\", \"2001:db8:11::/64\"]\n",

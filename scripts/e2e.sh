@@ -11,7 +11,7 @@ trap 'rm -f "$log"' EXIT
 go test -count=1 -v -parallel 4 -timeout "${E2E_TIMEOUT:-25m}" ./e2e/ >"$log" 2>&1
 rc=$?
 grep -E '^matrix ' "$log"
-grep -E '^\s+(nemo|matrix|dsmip|faults|faults_nat|faults_router|hostile)_linux_test\.go:[0-9]+: ' "$log" | sed 's/^\s*/  /' | grep -vE ': ip -|LOG ' | head -400
+grep -E '^\s+(nemo|matrix|dsmip|faults|faults_nat|faults_router|faults_path|hostile)_linux_test\.go:[0-9]+: ' "$log" | sed 's/^\s*/  /' | grep -vE ': ip -|LOG ' | head -400
 # The hostile suite's summary is one multi-line log: its table follows.
 awk '/suite summary:$/ {on=1; next} on && /^        / {sub(/^ +/, "    "); print; next} {on=0}' "$log"
 grep -E '^(--- (PASS|FAIL|SKIP)|ok |FAIL|PASS$|panic)' "$log"
