@@ -80,8 +80,13 @@ type RemoveBinding struct {
 
 // BindingsChanged tells the shell that Snapshot has changed and should be
 // saved (issue 10). It follows every accepted registration, including
-// refreshes; the shell may coalesce several into one write.
-type BindingsChanged struct{}
+// refreshes; the shell may coalesce several into one write. HomeAddress
+// names the one binding that changed (Lookup gives its new state; absent or
+// not valid means it is gone); the zero Addr means that any may have
+// changed (a restore, a reconfiguration).
+type BindingsChanged struct {
+	HomeAddress netip.Addr
+}
 
 // Discarded reports a Binding Update dropped without an answer, for a
 // rate-limited log line. The matching counter has been incremented.

@@ -523,7 +523,7 @@ func (c *Core) accept(now time.Time, e *entry, req *BURequest, ar *AuthResult, p
 	if nb.Router() {
 		baFlags = mh.BAFlagR
 	}
-	acts = append(acts, c.sendBA(req, ar, p, mh.StatusAccepted, baFlags, req.BU.Sequence, granted, acks), BindingsChanged{})
+	acts = append(acts, c.sendBA(req, ar, p, mh.StatusAccepted, baFlags, req.BU.Sequence, granted, acks), BindingsChanged{HomeAddress: hoa})
 	return acts
 }
 
@@ -550,7 +550,7 @@ func (c *Core) deregister(now time.Time, e *entry, req *BURequest, ar *AuthResul
 	}
 	acts = append(acts, c.sendBA(req, ar, p, mh.StatusAccepted, baFlags, req.BU.Sequence, 0, c.failedAcks(req.BU.Options)))
 	if len(acts) > 1 {
-		acts = append(acts, BindingsChanged{})
+		acts = append(acts, BindingsChanged{HomeAddress: e.b.HomeAddress})
 	}
 	return acts
 }
@@ -602,16 +602,14 @@ func (c *Core) sendBA(req *BURequest, ar *AuthResult, p *path, st mh.Status, fla
 // registrations whose DAD result never came dropped.
 func (c *Core) Tick(now time.Time) []Action {
 	var acts []Action
-	changed := false
 	for len(c.heap) > 0 && !c.heap[0].b.Expires.After(now) {
 		e := c.heap[0]
 		switch e.b.State {
 		case StateValid:
-			acts = append(acts, RemoveBinding{Binding: e.b})
+			acts = append(acts, RemoveBinding{Binding: e.b}, BindingsChanged{HomeAddress: e.b.HomeAddress})
 			c.pool.release(e.b.IPv4HomeAddress, e.b.HomeAddress)
 			c.drop(e)
 			c.ctr[CtrExpired]++
-			changed = true
 		case StateDADPending:
 			e.pending = nil
 			c.ctr[CtrDADTimeout]++
@@ -619,9 +617,6 @@ func (c *Core) Tick(now time.Time) []Action {
 		default:
 			c.drop(e)
 		}
-	}
-	if changed {
-		acts = append(acts, BindingsChanged{})
 	}
 	return acts
 }

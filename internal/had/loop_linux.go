@@ -70,6 +70,15 @@ type daemon struct {
 	lastSave                      time.Time
 	saveGap                       time.Duration
 	savedC                        chan saveResult
+	// journal holds the home addresses whose bindings changed since the
+	// last save; the next save appends their state to the journal of
+	// generation journalGen, which holds journalRecords records. fullSave
+	// asks for a whole snapshot instead (anything may have changed, or a
+	// save failed).
+	journal        map[netip.Addr]struct{}
+	journalGen     uint64
+	journalRecords int
+	fullSave       bool
 	// ann schedules the unsolicited NAs of new bindings; na sends them.
 	ann *announcer
 	na  *transport.NASender
@@ -174,6 +183,7 @@ func Run(ctx context.Context, o Options) error {
 		nd:      nd,
 		saveGap: saveEvery,
 		savedC:  make(chan saveResult, 1),
+		journal: map[netip.Addr]struct{}{},
 		na:      transport.OpenNASender(cfg.Agent.HomeInterface),
 		mn:      mn,
 		limit:   newLimiter(cfg.RateLimit.PerSource, cfg.RateLimit.Total),
@@ -191,10 +201,19 @@ func Run(ctx context.Context, o Options) error {
 	saved, err := loadState(cfg.Agent.StateDir)
 	if err != nil {
 		log.Warn("ignoring the saved binding cache", "err", err)
-	} else if len(saved) > 0 {
-		acts := core.Restore(time.Now(), saved)
-		log.Info("binding cache restored", "saved", len(saved), "restored", core.Len())
-		d.apply(ctx, acts)
+		// Whatever is there is replaced by a whole snapshot at the first save.
+		d.fullSave = true
+	} else {
+		d.journalGen = saved.Gen
+		if saved.Torn {
+			log.Warn("the binding journal's last record was cut short (a crash while saving); ignored it", "dir", cfg.Agent.StateDir)
+		}
+		if len(saved.Bindings) > 0 {
+			acts := core.Restore(time.Now(), saved.Bindings)
+			log.Info("binding cache restored", "saved", len(saved.Bindings), "journal_records", saved.Replayed, "restored", core.Len())
+			d.apply(ctx, acts)
+		}
+		d.journalRecords = saved.Replayed
 	}
 	// Loading a big configuration (100,000 routers: 18 MB of TOML) leaves
 	// hundreds of megabytes of garbage: collect it and give it back now,
@@ -424,12 +443,18 @@ func (d *daemon) apply(ctx context.Context, acts []ha.Action) {
 		case ha.RemoveBinding:
 			d.ann.stop(a.Binding.HomeAddress)
 			d.dpPending[a.Binding.HomeAddress] = struct{}{}
+			d.journal[a.Binding.HomeAddress] = struct{}{}
 			d.stateDirty = true
 			// Interception stops (RFC 6275 10.3.2) with the data-plane
 			// update that precedes the BA.
 			d.log.Info("binding removed", "home_address", a.Binding.HomeAddress, "care_of", a.Binding.CareOf)
 		case ha.BindingsChanged:
 			d.stateDirty = true
+			if a.HomeAddress.IsValid() {
+				d.journal[a.HomeAddress] = struct{}{}
+			} else {
+				d.fullSave = true
+			}
 		case ha.Discarded:
 			d.discardLog.log(d.log, a.Peer, "binding update discarded", "reason", a.Reason.String(), "from", a.Peer, "home_address", a.HomeAddress)
 		}
@@ -624,19 +649,56 @@ type saveResult struct {
 	took time.Duration
 }
 
-// saveInBackground hands a copy of the binding cache to a goroutine that
-// encodes and writes it: the event loop never waits for the disk.
+// compactAfter is the journal's size, in records beyond twice the cache,
+// past which the next save writes a whole snapshot instead.
+const compactAfter = 1024
+
+// saveInBackground hands the changed bindings (or, when the journal has
+// grown past the cache, a copy of the whole cache) to a goroutine that
+// encodes and writes them: the event loop never waits for the disk, and
+// copies only what changed.
 func (d *daemon) saveInBackground() {
 	if d.saving || !d.stateDirty {
 		return
 	}
-	bs, dir := d.core.Snapshot(), d.cfg.Agent.StateDir
+	dir := d.cfg.Agent.StateDir
 	d.saving, d.stateDirty = true, false
+	if d.fullSave || d.journalRecords+len(d.journal) > 2*d.core.Len()+compactAfter {
+		bs := d.core.Snapshot()
+		d.journalGen++
+		gen := d.journalGen
+		d.fullSave, d.journalRecords = false, 0
+		clear(d.journal)
+		go func() {
+			start := time.Now()
+			err := saveState(dir, gen, bs)
+			d.savedC <- saveResult{err: err, took: time.Since(start)}
+		}()
+		return
+	}
+	recs := d.journalRecordsDue()
+	d.journalRecords += len(recs)
+	gen := d.journalGen
 	go func() {
 		start := time.Now()
-		err := saveState(dir, bs)
+		err := appendJournal(dir, gen, recs)
 		d.savedC <- saveResult{err: err, took: time.Since(start)}
 	}()
+}
+
+// journalRecordsDue turns the changed home addresses into journal records
+// and forgets them.
+func (d *daemon) journalRecordsDue() []journalRecord {
+	recs := make([]journalRecord, 0, len(d.journal))
+	for hoa := range d.journal {
+		if b, ok := d.core.Lookup(hoa); ok && b.State == ha.StateValid {
+			recs = append(recs, journalRecord{Set: &b})
+		} else {
+			recs = append(recs, journalRecord{Del: hoa})
+		}
+	}
+	clear(d.journal)
+	return recs
 }
 
 // saved records the end of a background save.
@@ -645,7 +707,9 @@ func (d *daemon) saved(r saveResult) {
 	d.lastSave = time.Now()
 	d.saveGap = max(saveEvery, saveSlack*r.took)
 	if r.err != nil {
-		d.stateDirty = true // try again
+		// Try again, with a whole snapshot: the records that failed are
+		// no longer pending.
+		d.stateDirty, d.fullSave = true, true
 		d.log.Error("saving the binding cache", "dir", d.cfg.Agent.StateDir, "err", r.err)
 	}
 }
@@ -659,7 +723,9 @@ func (d *daemon) save() {
 	if !d.stateDirty {
 		return
 	}
-	if err := saveState(d.cfg.Agent.StateDir, d.core.Snapshot()); err != nil {
+	// At exit a whole snapshot: the next start reads one file.
+	d.journalGen++
+	if err := saveState(d.cfg.Agent.StateDir, d.journalGen, d.core.Snapshot()); err != nil {
 		d.log.Error("saving the binding cache", "dir", d.cfg.Agent.StateDir, "err", err)
 	}
 	d.stateDirty = false
