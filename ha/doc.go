@@ -113,8 +113,11 @@
 //
 // # Persistence
 //
-// Every accepted change is followed by BindingsChanged; the shell saves
-// Snapshot (atomically, and may coalesce writes) and at start passes it to
-// Restore, which drops expired and no longer allowed bindings and returns
-// an InstallBinding for each one kept.
+// Every accepted change, and every expiry, is followed by BindingsChanged
+// naming the home address (Lookup gives the new state); a zero home address
+// means any binding may have changed (Restore, Reconfigure). The shell
+// journals the named bindings, saves Snapshot (atomically) when it needs a
+// whole copy, may coalesce writes, and at start passes what it saved to
+// Restore, which drops expired and no longer allowed bindings and returns an
+// InstallBinding for each one kept.
 package ha
