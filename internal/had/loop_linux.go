@@ -720,7 +720,7 @@ func (d *daemon) save() {
 	if d.saving {
 		d.saved(<-d.savedC)
 	}
-	if !d.stateDirty {
+	if !d.stateDirty && d.journalRecords == 0 {
 		return
 	}
 	// At exit a whole snapshot: the next start reads one file.
@@ -728,7 +728,8 @@ func (d *daemon) save() {
 	if err := saveState(d.cfg.Agent.StateDir, d.journalGen, d.core.Snapshot()); err != nil {
 		d.log.Error("saving the binding cache", "dir", d.cfg.Agent.StateDir, "err", err)
 	}
-	d.stateDirty = false
+	d.stateDirty, d.journalRecords, d.fullSave = false, 0, false
+	clear(d.journal)
 	d.lastSave = time.Now()
 }
 
