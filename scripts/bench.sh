@@ -107,4 +107,7 @@ if want handover; then
 	# The demo prints its figures table last; keep that part, without colours.
 	go run ./e2e/cmd/demo 2>&1 | sed 's/\x1b\[[0-9;]*m//g' |
 		awk '/^== figures/ {on=1; next} /^== tearing down/ {on=0} on && NF {print "  " $0}'
+	echo; echo "## hard loss without a link event: FN3's access router drops everything (tunnel check), and a NAT rebinding; 100/s and 20/s pings"
+	go test -count=1 -timeout 10m -run 'TestFaultPathLoss|TestFaultNATRebind' -v ./e2e/ 2>&1 |
+		grep -E 'path loss on|given up|forwards again|NAT rebound|NAT rebinding: ping|^--- |^(ok|FAIL)' | sed 's/^ *[a-z_]*_test.go:[0-9]*: /  /'
 fi
