@@ -512,6 +512,9 @@ func droppedMH(t *testing.T, s *Scenario) uint64 {
 // FN3 completes its registration; BU retransmissions back off as RFC 6275
 // says and never exceed 3 BUs in a second.
 func TestFaultSignallingLoss(t *testing.T) {
+	// In parallel with the other waiting tests (scripts/e2e.sh): at 50 %
+	// loss a trial can wait minutes at the 32 s retransmission ceiling.
+	t.Parallel()
 	trials := faultTrials(t, 2)
 	s := registeredAt(t, Settings{Lifetime: "5m"}, []string{"fn2"}, testbed.FN2Prefix6)
 	// IPv6 signalling only: without a DHCPv4 lease on FN3 the mobile router
