@@ -31,7 +31,7 @@ if want tunnel; then
 	# wireguard-go is its own module (bench/wgcompare/go.mod), kept out of the main one.
 	(cd bench/wgcompare && CGO_ENABLED=0 go build -o "$out/wgcompare" .)
 	NEMO_WGCOMPARE="$out/wgcompare" go test -tags benchsystem -count=1 -timeout 20m -run TestTunnelThroughput -v ./bench/tunnel/ 2>&1 |
-		grep -E 'Mbit/s|BENCH|FAIL|^ *tunnel_linux_test.go:[0-9]*: \|' | sed 's/^ *tunnel_linux_test.go:[0-9]*: /  /'
+		grep -E 'Mbit/s|BENCH|FAIL|mrouter memory|^ *tunnel_linux_test.go:[0-9]*: \|' | sed 's/^ *tunnel_linux_test.go:[0-9]*: /  /'
 fi
 
 if want size; then

@@ -212,7 +212,15 @@ func TestTunnelThroughput(t *testing.T) {
 	if _, _, err := s.WaitState("registered", testbed.FN2Prefix6, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	idleRSS, _ := vmKiB(s.MRProc.Pid())
 	tun := measure(t, tb, "userspace tunnel (MR on FN2)", testbed.NodeMR, "nemo-mr0")
+	// The mobile router's memory under the load it just carried: VmHWM
+	// is its peak resident set since it started.
+	if rss, hwm := vmKiB(s.MRProc.Pid()); rss > 0 {
+		t.Logf("mrouter memory (amd64): VmRSS %.1f MiB registered and idle before the tunnel phase, %.1f MiB after it, peak VmHWM %.1f MiB",
+			float64(idleRSS)/1024, float64(rss)/1024, float64(hwm)/1024)
+		t.Logf("BENCH mrouter_rss_idle_kib=%d mrouter_rss_after_load_kib=%d mrouter_hwm_kib=%d", idleRSS, rss, hwm)
+	}
 
 	// wireguard-go between the same two namespaces, the daemons stopped:
 	// MNN→MR=wg0=HA→CORE→CN, the MR's outer address on FN2 as before.
@@ -271,4 +279,26 @@ func TestTunnelThroughput(t *testing.T) {
 		median(tun.tcp), median(plain.tcp), median(wgf.tcp), median(tun.tcp)/median(plain.tcp), median(tun.tcp)/median(wgf.tcp))
 	t.Logf("BENCH tunnel_pps=%.0f plain_pps=%.0f wg_pps=%.0f pps_ratio_plain=%.2f pps_ratio_wg=%.2f",
 		median(tun.pps), median(plain.pps), median(wgf.pps), median(tun.pps)/median(plain.pps), median(tun.pps)/median(wgf.pps))
+}
+
+// vmKiB returns a process's VmRSS and VmHWM in KiB (zeros when unreadable).
+func vmKiB(pid int) (rss, hwm int) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.Atoi(f[1])
+		switch f[0] {
+		case "VmRSS:":
+			rss = v
+		case "VmHWM:":
+			hwm = v
+		}
+	}
+	return rss, hwm
 }
