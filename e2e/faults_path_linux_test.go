@@ -57,14 +57,7 @@ func TestFaultPathLoss(t *testing.T) {
 	traffic(t, s, "FN3 before the loss", true)
 
 	const rate = 10 * time.Millisecond // 100 packets a second
-	ping := func(n int) func() (testbed.PingResult, error) {
-		c := make(chan pingResult, 1)
-		go func() {
-			r, err := s.TB.Ping(testbed.NodeMNN, testbed.CN6.String(), n, rate)
-			c <- pingResult{r, err}
-		}()
-		return func() (testbed.PingResult, error) { p := <-c; return p.r, p.err }
-	}
+	ping := func(n int) func() (testbed.PingResult, error) { return s.PingStreamEvery(testbed.CN6, n, rate) }
 	wait := ping(800) // 8 s
 	time.Sleep(time.Second)
 	blackholeAR3(t, s, true)

@@ -425,13 +425,18 @@ const PingInterval = 50 * time.Millisecond
 // PingStream starts count pings from MNN to dst, one every PingInterval,
 // in the background; wait returns their result once they are done.
 func (s *Scenario) PingStream(dst netip.Addr, count int) (wait func() (testbed.PingResult, error)) {
+	return s.PingStreamEvery(dst, count, PingInterval)
+}
+
+// PingStreamEvery is PingStream with one ping every interval.
+func (s *Scenario) PingStreamEvery(dst netip.Addr, count int, interval time.Duration) (wait func() (testbed.PingResult, error)) {
 	type out struct {
 		r   testbed.PingResult
 		err error
 	}
 	c := make(chan out, 1)
 	go func() {
-		r, err := s.TB.Ping(testbed.NodeMNN, dst.String(), count, PingInterval)
+		r, err := s.TB.Ping(testbed.NodeMNN, dst.String(), count, interval)
 		c <- out{r, err}
 	}()
 	return func() (testbed.PingResult, error) {

@@ -277,10 +277,7 @@ func (c *Core) TunnelLost(now time.Time) []Action {
 		} else {
 			delete(c.suspect, lost)
 			c.note = fmt.Sprintf("tunnel probes through %v (%s) unanswered; no other uplink, refreshing the binding", lost.coa, lost.uplink)
-			if c.refreshWanted() && e.refreshAt.After(now) {
-				e.refreshAt = now
-				e.refreshReason = "tunnel probes unanswered"
-			}
+			c.refreshSoon(now, e.ha.Address, "tunnel probes unanswered")
 		}
 	}
 	c.step(now, &acts)

@@ -663,27 +663,30 @@ func (d *daemon) saveInBackground() {
 	}
 	dir := d.cfg.Agent.StateDir
 	d.saving, d.stateDirty = true, false
+	var write func() error
 	if d.fullSave || d.journalRecords+len(d.journal) > 2*d.core.Len()+compactAfter {
-		bs := d.core.Snapshot()
-		d.journalGen++
+		gen, bs := d.startSnapshot()
+		write = func() error { return saveState(dir, gen, bs) }
+	} else {
+		recs := d.journalRecordsDue()
+		d.journalRecords += len(recs)
 		gen := d.journalGen
-		d.fullSave, d.journalRecords = false, 0
-		clear(d.journal)
-		go func() {
-			start := time.Now()
-			err := saveState(dir, gen, bs)
-			d.savedC <- saveResult{err: err, took: time.Since(start)}
-		}()
-		return
+		write = func() error { return appendJournal(dir, gen, recs) }
 	}
-	recs := d.journalRecordsDue()
-	d.journalRecords += len(recs)
-	gen := d.journalGen
 	go func() {
 		start := time.Now()
-		err := appendJournal(dir, gen, recs)
+		err := write()
 		d.savedC <- saveResult{err: err, took: time.Since(start)}
 	}()
+}
+
+// startSnapshot copies the whole cache for a new journal generation and
+// forgets what the old journal was waiting for: the snapshot holds it.
+func (d *daemon) startSnapshot() (uint64, []ha.Binding) {
+	d.journalGen++
+	d.fullSave, d.journalRecords = false, 0
+	clear(d.journal)
+	return d.journalGen, d.core.Snapshot()
 }
 
 // journalRecordsDue turns the changed home addresses into journal records
@@ -724,12 +727,11 @@ func (d *daemon) save() {
 		return
 	}
 	// At exit a whole snapshot: the next start reads one file.
-	d.journalGen++
-	if err := saveState(d.cfg.Agent.StateDir, d.journalGen, d.core.Snapshot()); err != nil {
+	gen, bs := d.startSnapshot()
+	if err := saveState(d.cfg.Agent.StateDir, gen, bs); err != nil {
 		d.log.Error("saving the binding cache", "dir", d.cfg.Agent.StateDir, "err", err)
 	}
-	d.stateDirty, d.journalRecords, d.fullSave = false, 0, false
-	clear(d.journal)
+	d.stateDirty = false
 	d.lastSave = time.Now()
 }
 

@@ -212,11 +212,12 @@ type state struct {
 	lastSilent time.Duration
 }
 
-// notePathLost restarts the handover figures of the other usable care-of
-// addresses at now, when the tunnel check found the path through the
-// care-of address lost: the move it causes is measured from the detection.
-func (s *state) notePathLost(now time.Time, lost netip.Addr) {
-	s.pathLost = now
+// notePathLost records that the tunnel check found the path through the
+// care-of address lost at now, after silent without anything from the
+// tunnel, and restarts the handover figures of the other usable care-of
+// addresses: the move it causes is measured from the detection.
+func (s *state) notePathLost(now time.Time, lost netip.Addr, silent time.Duration) {
+	s.pathLost, s.lastSilent = now, silent
 	for a := range s.usable {
 		if a != lost {
 			s.usable[a] = now

@@ -749,8 +749,7 @@ func (d *Daemon) checkTunnel(ctx context.Context, now time.Time) {
 	case v.lost:
 		log.Warn("tunnel path lost: nothing from the home agent through the tunnel", "uplink", t.Uplink, "care_of", t.Local,
 			"silent_for", v.silent.Round(time.Millisecond), "probes", tunnelProbes)
-		d.st.notePathLost(now, t.Local)
-		d.st.lastSilent = v.silent
+		d.st.notePathLost(now, t.Local, v.silent)
 		d.apply(ctx, d.st.core.TunnelLost(now))
 	}
 }
